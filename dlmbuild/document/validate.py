@@ -1,0 +1,102 @@
+"""Validating loaded frontmatter against the schema, reporting the first error at its position.
+
+Pydantic reports errors by field path (``('training', 'lora_r')``); the frontmatter's node tree
+turns that path into a line and column. Unknown keys get a 'did you mean' from the fields the
+model at that level accepts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dlmbuild.document.frontmatter import Frontmatter
+from dlmbuild.document.schema import DlmConfig
+from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.errors import DocumentError, Location
+
+
+def validate_config(path: Path, fm: Frontmatter, data: dict[str, Any]) -> DlmConfig:
+    try:
+        return DlmConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = [_locate(path, fm, err) for err in exc.errors()]
+        errors.sort(key=lambda e: (e.location.line or 0, e.location.col or 0))
+        raise errors[0] from None
+
+
+def _locate(path: Path, fm: Frontmatter, err: dict) -> DocumentError:
+    loc = tuple(part for part in err["loc"] if not _is_union_tag(part))
+    dotted = _dotted(loc)
+    key_node, value_node = fm.find(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        field = str(loc[-1])
+        hint = did_you_mean(field, _fields_at(loc[:-1]))
+        parent = f" in {_dotted(loc[:-1])}" if len(loc) > 1 else ""
+        node = key_node if key_node is not None and getattr(key_node, "value", None) == field else value_node
+        message = f"unknown field '{field}'{parent}{hint}"
+    elif kind == "missing":
+        node = value_node
+        message = f"missing required field '{dotted}'"
+    else:
+        node = value_node if value_node is not None else key_node
+        text = err["msg"]
+        if text.startswith("Value error, "):
+            text = text[len("Value error, ") :]
+        text = text[0].lower() + text[1:]
+        if loc == ("dlm_version",) and kind == "less_than_equal":
+            text = f"document is schema version {err['input']}; this dlm reads versions up to {err['ctx']['le']} (upgrade dlm)"
+            return DocumentError(text, _where(path, fm, node))
+        if kind == "string_pattern_mismatch" and loc == ("dlm_id",):
+            text = "dlm_id must be a 26-character Crockford base32 ULID (run 'dlm init' for a fresh one)"
+            return DocumentError(text, _where(path, fm, node))
+        message = f"{dotted}: {text}" if dotted else text
+    return DocumentError(message, _where(path, fm, node))
+
+
+def _where(path: Path, fm: Frontmatter, node) -> Location:
+    if node is None:
+        return Location(path, fm.first_line, 1)
+    return fm.location(path, node.start_mark)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic inserts union member names (``list[str]``, ``literal['auto']``) into error paths."""
+    return isinstance(part, str) and ("[" in part or part in {"int", "float", "str", "bool", "function-after"}) or (
+        isinstance(part, str) and part.startswith(("constrained-", "function-"))
+    )
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The field names the schema accepts at ``loc`` (for 'did you mean')."""
+    model: type[BaseModel] | None = DlmConfig
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        info = model.model_fields.get(str(part))
+        if info is None:  # a key of a dict of models (training.adapters.<name>): same model
+            continue
+        model = _model_of(info.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,1 @@
+"""Package data: ``dlm.lark``, the .dlm body grammar (installed as ``dlmbuild.grammar``)."""
