@@ -9,7 +9,11 @@ import sys
 
 import typer
 
+from dlmbuild.cli import build as build_cmd
+from dlmbuild.cli import graph as graph_cmd
 from dlmbuild.cli import init as init_cmd
+from dlmbuild.cli import verify as verify_cmd
+from dlmbuild.cli.cache import cache_app
 from dlmbuild.cli import migrate as migrate_cmd
 from dlmbuild.cli import show as show_cmd
 from dlmbuild.errors import DlmError
@@ -27,9 +31,13 @@ COMMANDS = [
     ("init", init_cmd.init),
     ("show", show_cmd.show),
     ("migrate", migrate_cmd.migrate),
+    ("build", build_cmd.build),
+    ("graph", graph_cmd.graph),
+    ("verify", verify_cmd.verify),
 ]
 for name, function in COMMANDS:
     app.command(name)(function)
+app.add_typer(cache_app, name="cache")
 
 
 def main() -> None:

@@ -78,7 +78,8 @@ class DocumentEditor:
         out = text
         # Body splices all lie after the frontmatter, so applying them last-first keeps every
         # earlier offset valid, and the frontmatter's own offsets are untouched. A removal and
-        # an insertion at the same offset: the insertion (empty span) sorts after, applies first.
+        # an insertion at the same offset: the removal (longer span) sorts first in this reverse
+        # order, so it applies first and the inserted text is not removed with it.
         for start, end, new in sorted(splices, key=lambda s: (s[0], s[1]), reverse=True):
             out = out[:start] + new + out[end:]
         if self._fm_ops:
@@ -139,7 +140,7 @@ def _apply_frontmatter_op(path: Path, fm_text: str, op: str, keys: tuple[str, ..
                 at = key_node.end_mark.index
                 colon = fm_text.index(":", at)
                 return _splice(fm_text, colon + 1, colon + 1, " " + rendered)
-            return _splice(fm_text, value_node.start_mark.index, value_node.end_mark.index, rendered)
+            return _splice(fm_text, value_node.start_mark.index, _value_end(fm_text, value_node), rendered)
         # A block collection: replace its lines with a flow value after the key.
         colon = fm_text.index(":", key_node.end_mark.index)
         end = _value_end(fm_text, value_node)
@@ -164,12 +165,23 @@ def _value_end(fm_text: str, node: yaml.Node) -> int:
     """End offset of a value's last meaningful character (block collections end early, before
     any trailing comment or blank line that belongs to what follows)."""
     if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
-        return node.end_mark.index
+        return _scalar_end(fm_text, node)
     last = node
     while isinstance(last, (yaml.MappingNode, yaml.SequenceNode)) and last.value and not last.flow_style:
         item = last.value[-1]
         last = item[1] if isinstance(last, yaml.MappingNode) else item
-    return last.end_mark.index
+    return _scalar_end(fm_text, last)
+
+
+def _scalar_end(fm_text: str, node: yaml.Node) -> int:
+    """A block scalar (``|`` or ``>``) ends, by its mark, after its line break and any trailing
+    blank lines, i.e. at the start of the next key's line; splicing there would join the edit
+    with that line. Back off to its last content character, as for every other value."""
+    end = node.end_mark.index
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        while end > node.start_mark.index + 1 and fm_text[end - 1] in " \t\r\n":
+            end -= 1
+    return end
 
 
 def _insert(path: Path, fm_text: str, keys: tuple[str, ...], rendered: str, nl: str) -> str:

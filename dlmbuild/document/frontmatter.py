@@ -100,7 +100,13 @@ def _load(path: Path, fm_text: str) -> tuple[dict[str, Any], yaml.MappingNode | 
     return data, root
 
 
-def _refuse_duplicate_keys(path: Path, node: yaml.Node) -> None:
+def _refuse_duplicate_keys(path: Path, node: yaml.Node, seen_nodes: set[int] | None = None) -> None:
+    # An alias makes the node tree a graph (``a: &a [*a]`` is even a cycle), so each node is
+    # checked once; without this a recursive alias ends in RecursionError, not a located error.
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
@@ -113,7 +119,7 @@ def _refuse_duplicate_keys(path: Path, node: yaml.Node) -> None:
                 )
             if key is not None:
                 seen[key] = key_node
-            _refuse_duplicate_keys(path, value_node)
+            _refuse_duplicate_keys(path, value_node, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _refuse_duplicate_keys(path, item)
+            _refuse_duplicate_keys(path, item, seen_nodes)

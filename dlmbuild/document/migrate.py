@@ -56,7 +56,9 @@ def upgrade_data(data: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     """Return (upgraded copy, original version) or (data, None) when already current."""
     version = version_of(data)
     steps = pending_migrations(version)
-    if not steps or version >= CURRENT_DLM_VERSION:
+    # Only versions that existed are upgraded; 0 or a negative number is left to the schema,
+    # which reports it at its position instead of silently "migrating" it.
+    if not steps or version < min(MIGRATIONS) or version >= CURRENT_DLM_VERSION:
         return data, None
     out = copy.deepcopy(data)
     for step in steps:

@@ -20,6 +20,8 @@ _HEADER_LINE = re.compile(r"^###[ \t]+(?:Q|A|Prompt|Chosen|Rejected)[ \t]*$")
 _CODE_FENCE = re.compile(r"^(?:```|~~~)")
 _PLAIN_SCALAR = re.compile(r"^[A-Za-z_./][A-Za-z0-9_./@+-]*$")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+# Plain words YAML 1.1 reads as floats: '.5', '.inf', '.NaN'.
+_FLOATISH = re.compile(r"^[-+]?\.(?:[0-9]|inf$|Inf$|INF$|nan$|NaN$|NAN$)")
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,12 @@ def render_yaml_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return json.dumps(value)
+    if isinstance(value, float):
+        return _yaml_float(value)
     if isinstance(value, str):
-        if _PLAIN_SCALAR.match(value) and value.lower() not in _YAML_WORDS:
+        if _PLAIN_SCALAR.match(value) and value.lower() not in _YAML_WORDS and not _FLOATISH.match(value):
             return value
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
@@ -116,3 +120,17 @@ def render_yaml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{render_yaml_value(str(k))}: {render_yaml_value(v)}" for k, v in value.items()) + "}"
     raise DlmError(f"cannot write a value of type {type(value).__name__} to the frontmatter")
+
+
+def _yaml_float(value: float) -> str:
+    """YAML 1.1 (PyYAML) reads ``1e-05`` as a *string*: a float needs a dot and a signed
+    exponent, and infinities and NaN have their own spellings."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
+    return text

@@ -182,7 +182,9 @@ class DlmConfig(_Strict):
     """The whole frontmatter."""
 
     dlm_id: Annotated[str, Field(pattern=ULID_PATTERN)]
-    dlm_version: Annotated[int, Field(ge=1, le=CURRENT_DLM_VERSION)] = CURRENT_DLM_VERSION
+    # Strict: in lax mode ``dlm_version: true`` would read as version 1 (and 2.0 as 2) while the
+    # migrator, which only trusts real integers, treats the document as current.
+    dlm_version: Annotated[int, Field(ge=1, le=CURRENT_DLM_VERSION, strict=True)] = CURRENT_DLM_VERSION
     base_model: str
     system_prompt: str | None = None
     training: TrainingConfig = TrainingConfig()

@@ -9,8 +9,9 @@ Walks each source folder in sorted order (so the result is deterministic), honou
   - ``max_bytes_per_file`` and ``max_files``;
   - ``sources_policy: strict``: a directive may not name an absolute path or leave the
     document's folder, and symlinks that point outside are skipped.
-VCS folders and ``.dlm`` folders are never ingested. Folder symlinks are not followed (as git
-does not). Binary and non-UTF-8 files are detected when read, and counted, not ingested.
+VCS folders, ``.dlm`` folders and the document itself are never ingested. Folder symlinks are
+not followed (as git does not). Binary and non-UTF-8 files are detected when read, and counted,
+not ingested.
 
 pathspec is used rather than fnmatch because gitignore semantics (anchoring, ``**``, negation,
 folder-only patterns) are subtle and pathspec is the well-kept implementation of them.
@@ -70,19 +71,20 @@ def expand_sources(doc: Document) -> SourceSet:
     result = SourceSet()
     root = doc.directory
     strict = doc.config.training.sources_policy == "strict"
+    own = _file_key(doc.path)
     for index, spec in enumerate(doc.config.training.sources):
         where = _spec_location(doc, index)
         target = _resolve_directive(root, spec, strict, where)
         result.watch_paths.append(target)
         budget = [spec.max_files]
         if target.is_file():
-            _consider(root, target, spec, strict, result, budget)
+            _consider(root, target, spec, strict, result, budget, own=own)
             continue
         rules = _Rules(
             include=("", _wildmatch(spec.include)),
             excludes=(("", _wildmatch(spec.exclude)),) if spec.exclude else (),
         )
-        _walk(root, target, "", rules, spec, strict, result, budget)
+        _walk(root, target, "", rules, spec, strict, result, budget, own)
     return result
 
 
@@ -162,11 +164,19 @@ def _inside(root: Path, target: Path) -> bool:
     return True
 
 
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_dev
+
+
 def _wildmatch(patterns: list[str]) -> pathspec.PathSpec:
     return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
 
 
-def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int]) -> None:
+def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int], own: tuple[int, int] | None) -> None:
     rules = _local_rules(folder, rel, rules)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -181,17 +191,20 @@ def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, s
             if _ignored(rules, child_rel + "/"):
                 out.skipped["ignored"] += 1
                 continue
-            _walk(root, Path(entry.path), child_rel + "/", rules, spec, strict, out, budget)
+            _walk(root, Path(entry.path), child_rel + "/", rules, spec, strict, out, budget, own)
         elif entry.is_symlink() and os.path.isdir(entry.path):
             out.skipped["symlinked_folder"] += 1
         else:
             if _ignored(rules, child_rel) or not _included(rules, child_rel):
                 out.skipped["ignored"] += 1
                 continue
-            _consider(root, Path(entry.path), spec, strict, out, budget, entry)
+            _consider(root, Path(entry.path), spec, strict, out, budget, entry, own)
 
 
-def _consider(root: Path, path: Path, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int], entry: os.DirEntry | None = None) -> None:
+def _consider(
+    root: Path, path: Path, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int],
+    entry: os.DirEntry | None = None, own: tuple[int, int] | None = None,
+) -> None:
     if path.is_symlink() and strict and not _inside(root, path):
         out.skipped["escapes_folder"] += 1
         return
@@ -199,6 +212,11 @@ def _consider(root: Path, path: Path, spec: SourceSpec, strict: bool, out: Sourc
         st = entry.stat() if entry is not None else path.stat()
     except OSError:
         out.skipped["unreadable"] += 1
+        return
+    # A source covering the document's own folder (``sources: [.]``) must not ingest the
+    # document itself: its frontmatter and sections would be trained a second time as prose.
+    if own is not None and (st.st_ino, st.st_dev) == own:
+        out.skipped["document_itself"] += 1
         return
     if st.st_size > spec.max_bytes_per_file:
         out.skipped["too_large"] += 1

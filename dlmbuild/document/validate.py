@@ -22,13 +22,13 @@ def validate_config(path: Path, fm: Frontmatter, data: dict[str, Any]) -> DlmCon
     try:
         return DlmConfig.model_validate(data)
     except ValidationError as exc:
-        errors = [_locate(path, fm, err) for err in exc.errors()]
+        errors = [_locate(path, fm, data, err) for err in exc.errors()]
         errors.sort(key=lambda e: (e.location.line or 0, e.location.col or 0))
         raise errors[0] from None
 
 
-def _locate(path: Path, fm: Frontmatter, err: dict) -> DocumentError:
-    loc = tuple(part for part in err["loc"] if not _is_union_tag(part))
+def _locate(path: Path, fm: Frontmatter, data: dict[str, Any], err: dict) -> DocumentError:
+    loc = _key_path(data, err["loc"])
     dotted = _dotted(loc)
     key_node, value_node = fm.find(loc)
     kind = err["type"]
@@ -68,6 +68,27 @@ def _dotted(loc: tuple) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _key_path(data: Any, loc: tuple) -> tuple:
+    """The error path with pydantic's union tags removed.
+
+    A part that is a key actually present in the document is never a tag, whatever it looks
+    like: a user key such as ``d[lm_id`` must survive, or an unknown-field error has no field.
+    """
+    out = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif not _is_union_tag(part):
+            out.append(part)
+            node = None
+    return tuple(out)
 
 
 def _is_union_tag(part: Any) -> bool:

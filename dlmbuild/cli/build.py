@@ -1,0 +1,81 @@
+"""``dlm build DOC [:target ...]``: bring targets up to date, reusing everything cached.
+
+The default target is ``:tokenize`` until training lands. ``--watch`` keeps rebuilding as the
+document, its sources and ignore files change (see engine/watch.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from dlmbuild.cli.common import lock_from, make_engine, open_project, print_result
+from dlmbuild.engine.lockfile import lock_path, read_lock, write_lock
+from dlmbuild.engine.mutex import store_lock
+from dlmbuild.errors import EXIT_BUILD_FAILED, DlmError
+from dlmbuild.rules import DEFAULT_TARGET
+
+
+def build(
+    doc: Path = typer.Argument(..., help="The .dlm document."),
+    targets: list[str] = typer.Argument(None, help="Targets such as :tokenize, :train, :export-ollama (default :tokenize)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would be built; build nothing."),
+    explain: bool = typer.Option(False, "--explain", help="For every target that runs, say which input changed."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, max=64, help="Cheap targets to run in parallel."),
+    keep_going: bool = typer.Option(False, "--keep-going", "-k", help="Keep building independent targets after a failure."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per target."),
+    frozen: bool = typer.Option(False, "--frozen", help="Fail if the build would change dlm.lock."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once if another build holds the store."),
+    watch: bool = typer.Option(False, "--watch", help="Rebuild whenever the document or its sources change."),
+) -> None:
+    """Build targets of a document."""
+    if watch:
+        from dlmbuild.engine.watch import watch_build
+
+        watch_build(doc, targets or [], jobs=jobs, explain=explain)
+        return
+    code = run_build(doc, targets or [], dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going,
+                     as_json=as_json, frozen=frozen, no_wait=no_wait)
+    if code:
+        raise typer.Exit(code)
+
+
+def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
+              keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
+              home: Path | None = None, quiet: bool = False, cancel=None) -> int:
+    project, graph = open_project(doc, home, materialize_base=not dry_run)
+    requested = graph.resolve(targets or [DEFAULT_TARGET])
+    show = (lambda r: None) if (as_json or quiet) else (lambda r: print_result(r, explain or dry_run))
+    engine = make_engine(project, graph, quiet=quiet or as_json, on_result=show)
+    if dry_run:
+        results = engine.run(requested, jobs=jobs, dry_run=True, explain=True)
+    else:
+        notify = (lambda m: print(f"dlm: {m}", file=sys.stderr, flush=True))
+        with store_lock(project.layout.root, wait=not no_wait, notify=notify):
+            results = engine.run(requested, jobs=jobs, keep_going=keep_going, explain=explain, cancel=cancel)
+            previous = read_lock(project.doc.path)
+            lock = lock_from(project, graph, results, previous)
+            if frozen:
+                _check_frozen(project.doc.path, previous, lock)
+            elif not any(r.status == "failed" for r in results):
+                write_lock(project.doc.path, lock, project.layout.home)
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in results], indent=1))
+    failed = [r for r in results if r.status == "failed"]
+    if failed and not as_json and not quiet:
+        print(f"dlm: {len(failed)} target(s) failed", file=sys.stderr)
+    return EXIT_BUILD_FAILED if failed else 0
+
+
+def _check_frozen(doc_path: Path, previous, lock) -> None:
+    if previous is None:
+        raise DlmError(f"--frozen: {lock_path(doc_path)} has no entry for {doc_path.name}; run `dlm build` without --frozen")
+    for name, entry in lock.targets.items():
+        old = previous.targets.get(name)
+        if old is None or (old.key, old.output) != (entry.key, entry.output):
+            raise DlmError(f"--frozen: {name} does not match {lock_path(doc_path).name} (the build would change the lock)")
+    if previous.base and lock.base and previous.base != lock.base:
+        raise DlmError(f"--frozen: the resolved base differs from {lock_path(doc_path).name}")

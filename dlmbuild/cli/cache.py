@@ -1,0 +1,87 @@
+"""``dlm cache ls|prune|clear``: inspect and trim the action cache and tokenized cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import typer
+
+from dlmbuild.engine.actioncache import ActionCache
+from dlmbuild.engine.filestate import FileStateCache
+from dlmbuild.engine.lockfile import read_lock
+from dlmbuild.engine.state import BuildState
+from dlmbuild.project import Project
+from dlmbuild.store.layout import StoreLayout, dlm_home
+
+cache_app = typer.Typer(help="Inspect and trim dlm's caches.", no_args_is_help=True, add_completion=False)
+
+
+def _stores(doc: Path | None) -> list[StoreLayout]:
+    home = dlm_home()
+    if doc is not None:
+        return [Project.open(doc).layout]
+    root = home / "store"
+    return [StoreLayout(home, p.name) for p in sorted(root.iterdir())] if root.exists() else []
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+@cache_app.command("ls")
+def ls(doc: Path = typer.Argument(None, help="Only this document's store.")) -> None:
+    """List cached actions and tokenized-section caches."""
+    for layout in _stores(doc):
+        cache = ActionCache(layout.actions, FileStateCache(None))
+        entries = cache.entries()
+        typer.echo(f"store {layout.dlm_id}: {len(entries)} action(s), tokens {_human(_size(layout.tokens))}")
+        for key, manifest in entries:
+            size = _size(cache.entry_dir(key))
+            typer.echo(f"  {manifest.get('target', '?'):22} {key[:16]}  {_human(size):>10}")
+
+
+@cache_app.command("prune")
+def prune(doc: Path = typer.Argument(..., help="The .dlm document whose store to prune.")) -> None:
+    """Delete action entries that neither dlm.lock nor the last build refers to."""
+    layout = Project.open(doc).layout
+    keep = {r.get("key") for r in BuildState(layout.targets_state).records.values()}
+    lock = read_lock(doc)
+    if lock is not None:
+        keep |= {t.key for t in lock.targets.values()}
+    cache = ActionCache(layout.actions, FileStateCache(None))
+    removed = freed = 0
+    for key, _manifest in cache.entries():
+        if key not in keep:
+            freed += _size(cache.entry_dir(key))
+            cache.discard(key)
+            removed += 1
+    typer.echo(f"pruned {removed} action(s), freed {_human(freed)}; kept {len(keep & {k for k, _ in cache.entries()})}")
+
+
+@cache_app.command("clear")
+def clear(doc: Path = typer.Argument(None, help="Only this document's store.")) -> None:
+    """Delete all cached actions and tokenized sections (the base cache is kept)."""
+    for layout in _stores(doc):
+        freed = _size(layout.actions) + _size(layout.tokens)
+        shutil.rmtree(layout.actions, ignore_errors=True)
+        shutil.rmtree(layout.tokens, ignore_errors=True)
+        for state in (layout.filestate, layout.targets_state):
+            state.unlink(missing_ok=True)
+        typer.echo(f"cleared store {layout.dlm_id}: freed {_human(freed)}")

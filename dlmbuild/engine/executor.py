@@ -1,0 +1,190 @@
+"""Running a build: keys in dependency order, cache hits reused, the rest run and committed.
+
+Reading top to bottom, a target is:
+  1. skipped   if a dependency failed or was skipped;
+  2. keyed     from its rule, config slice, inputs, dependency output hashes and toolchain;
+  3. cached    if the action cache holds verified outputs for that key;
+  4. dirty     (dry run) otherwise, with reasons;
+  5. built     by running its action into a temporary folder that is committed atomically,
+     or failed, leaving every previous output as it was.
+Independent targets run in a thread pool of ``jobs`` workers; heavy targets (training, GGUF)
+also take a lock so at most one runs at a time. Ctrl-C sets a cancel flag that actions poll,
+waits for running actions to stop, and re-raises.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlmbuild.engine.actioncache import ActionCache
+from dlmbuild.engine.explain import reasons
+from dlmbuild.engine.graph import Graph
+from dlmbuild.engine.hashing import hash_json
+from dlmbuild.engine.state import BuildState
+from dlmbuild.engine.target import ActionContext, InputsUnavailable, Target
+from dlmbuild.errors import DlmError
+
+
+@dataclass
+class TargetResult:
+    name: str
+    status: str  # built | cached | dirty | failed | skipped
+    seconds: float = 0.0
+    key: str | None = None
+    output_hash: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    out_dir: Path | None = None
+    reasons: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "target": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "key": self.key,
+            "output_hash": self.output_hash,
+            "outputs": {rel: str(self.out_dir / rel) for rel in self.files} if self.out_dir else {},
+            "reasons": self.reasons,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Engine:
+    graph: Graph
+    cache: ActionCache
+    state: BuildState
+    project: Any = None
+    log: Callable[[str], None] = lambda message: None
+    on_result: Callable[[TargetResult], None] = lambda result: None
+
+    def run(self, requested: list[str], *, jobs: int = 1, keep_going: bool = False, dry_run: bool = False, explain: bool = False,
+            cancel: threading.Event | None = None) -> list[TargetResult]:
+        """Build ``requested`` and what they need; ``cancel`` (set from another thread) stops
+        the build as Ctrl-C does."""
+        order = self.graph.closure(requested)
+        results: dict[str, TargetResult] = {}
+        pending = list(order)
+        running: dict[Future, str] = {}
+        heavy = threading.Lock()
+        cancelled = cancel or threading.Event()
+        stop = False
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="dlm")
+        try:
+            while pending or running:
+                for name in list(pending):
+                    if stop:
+                        break
+                    target = self.graph.targets[name]
+                    if not all(dep in results for dep in target.deps):
+                        continue
+                    pending.remove(name)
+                    blocked = [d for d in target.deps if results[d].status in ("failed", "skipped")]
+                    if blocked:
+                        results[name] = TargetResult(name, "skipped", reasons=[f"{blocked[0]} did not build"])
+                        self.on_result(results[name])
+                        continue
+                    dirty_deps = [d for d in target.deps if results[d].status == "dirty"]
+                    if dirty_deps:
+                        results[name] = TargetResult(name, "dirty", reasons=[f"depends on dirty {dirty_deps[0]}"])
+                        self.on_result(results[name])
+                        continue
+                    deps = {d: results[d] for d in target.deps}
+                    future = pool.submit(self._one, target, deps, heavy, cancelled, dry_run, explain)
+                    running[future] = name
+                if stop and not running:
+                    break
+                if not running:
+                    if pending and not stop:
+                        continue
+                    break
+                if cancelled.is_set():
+                    raise KeyboardInterrupt
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    results[name] = future.result()
+                    self.on_result(results[name])
+                    if results[name].status == "failed" and not keep_going:
+                        stop = True
+            for name in pending:
+                if name not in results:
+                    results[name] = TargetResult(name, "skipped", reasons=["build stopped after a failure"])
+        except KeyboardInterrupt:
+            cancelled.set()
+            for future in running:
+                future.exception()  # wait, and swallow the action's own KeyboardInterrupt
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            self.state.save()
+            self.cache.filestate.save()
+        return [results[n] for n in order if n in results]
+
+    def _one(self, target: Target, deps: dict[str, TargetResult], heavy: threading.Lock, cancelled: threading.Event, dry_run: bool, explain: bool) -> TargetResult:
+        started = time.perf_counter()
+        try:
+            components = {
+                "rule": target.rule_id,
+                "config": target.config,
+                "inputs": target.inputs(),
+                "deps": {d: r.output_hash for d, r in sorted(deps.items())},
+                "toolchain": target.toolchain(),
+            }
+            key = hash_json(components)
+            hit = self.cache.lookup(key)
+            if hit is not None:
+                self.state.record(target.name, components, key)
+                return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files, hit.out_dir)
+            why = reasons(self.state.previous(target.name), components) if (explain or dry_run) else []
+            if target.action is None or target.unavailable:
+                message = target.unavailable or "no action"
+                status = "dirty" if dry_run else "failed"
+                return TargetResult(target.name, status, time.perf_counter() - started, key, reasons=why, error=None if dry_run else message)
+            if dry_run:
+                return TargetResult(target.name, "dirty", time.perf_counter() - started, key, reasons=why)
+            if cancelled.is_set():
+                raise KeyboardInterrupt
+            if why:
+                self.log(f"{target.name}: {'; '.join(why)}")
+            with heavy if target.heavy else _nothing():
+                outputs = self._execute(target, key, deps, cancelled)
+            self.state.record(target.name, components, key)
+            return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files, outputs.out_dir, why)
+        except InputsUnavailable as exc:
+            return TargetResult(target.name, "dirty", time.perf_counter() - started, reasons=[str(exc)])
+        except DlmError as exc:
+            return TargetResult(target.name, "failed", time.perf_counter() - started, error=str(exc))
+
+    def _execute(self, target: Target, key: str, deps: dict[str, TargetResult], cancelled: threading.Event):
+        self.cache.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:12]}-", dir=self.cache.root))
+        try:
+            out = tmp / "out"
+            out.mkdir()
+            previous = self.state.previous(target.name)
+            prev_out = self.cache.entry_dir(previous["key"]) / "out" if previous else None
+            ctx = ActionContext(target, out, {d: r.out_dir for d, r in deps.items()}, self.project, cancelled, self.log,
+                                prev_out if prev_out is not None and prev_out.is_dir() else None)
+            assert target.action is not None
+            target.action(ctx)
+            return self.cache.commit(key, target.name, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

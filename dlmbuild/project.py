@@ -1,0 +1,85 @@
+"""A Project: one document opened for building, with its store and lazily resolved base.
+
+Rules read everything through this object, so that what is expensive (expanding sources,
+hashing files, resolving or materializing the base) happens once, only when a target needs it,
+and never imports torch on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dlmbuild.document.parse import Document, parse_document
+from dlmbuild.document.sections import Section
+from dlmbuild.document.sources import SourceSet, expand_sources, read_source_section
+from dlmbuild.engine.filestate import FileStateCache
+from dlmbuild.engine.target import InputsUnavailable
+from dlmbuild.store.layout import StoreLayout, dlm_home
+
+
+class BaseNotReady(InputsUnavailable):
+    """The base is known but not materialized yet; only a real build may materialize it."""
+
+    def __str__(self) -> str:
+        return f"base {self.args[0]} not materialized yet (the next build resolves it)"
+
+
+@dataclass
+class Project:
+    doc: Document
+    layout: StoreLayout
+    filestate: FileStateCache
+    materialize_base: bool = False
+    _base: Any = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: str | Path, home: Path | None = None, *, materialize_base: bool = False) -> Project:
+        doc = parse_document(path)
+        layout = StoreLayout(home or dlm_home(), doc.config.dlm_id)
+        return cls(doc, layout, FileStateCache(layout.filestate), materialize_base)
+
+    @cached_property
+    def sources(self) -> SourceSet:
+        return expand_sources(self.doc)
+
+    @cached_property
+    def source_hashes(self) -> dict[str, str]:
+        """relpath -> content hash for every selected source file, via the file-state cache."""
+        return {f.relpath: self.filestate.hash(f.path) for f in self.sources.files}
+
+    def source_sections(self) -> list[Section]:
+        names = tuple(self.doc.config.training.adapter_names)
+        out = []
+        for file in self.sources.files:
+            section = read_source_section(file, names)
+            if section is not None:
+                out.append(section)
+        return out
+
+    def base(self):
+        """The resolved base (``dlmbuild.bases.resolve.ResolvedBase``)."""
+        if self._base is None:
+            from dlmbuild.bases.resolve import resolve_base
+            from dlmbuild.errors import EnvironmentProblem
+
+            try:
+                self._base = resolve_base(
+                    self.doc.config.base_model,
+                    self.doc.directory,
+                    home=self.layout.home,
+                    file_hash=self.filestate.hash,
+                    materialize=self.materialize_base,
+                )
+            except EnvironmentProblem:
+                if self.materialize_base:
+                    raise
+                raise BaseNotReady(self.doc.config.base_model) from None
+        return self._base
+
+    def watch_paths(self) -> list[Path]:
+        paths = [self.doc.path]
+        paths += self.sources.watch_paths
+        return paths

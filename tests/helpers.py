@@ -1,0 +1,81 @@
+"""Shared document snippets and the catalogue of bad inputs used by the document and CLI tests.
+
+Every bad case names the exact ``LINE:COL: message`` the parser must report, so the document
+tests (``parse_document``) and the CLI tests (``dlm show``) check the same contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DLM_ID = "01HZZZZZZZZZZZZZZZZZZZZZZZ"
+BASE = "smollm2-135m"
+
+
+def frontmatter(extra: str = "", *, dlm_id: str = DLM_ID, base: str = BASE) -> str:
+    """A valid frontmatter block: '---', dlm_id (line 2), base_model (line 3), ``extra``, '---'."""
+    return f"---\ndlm_id: {dlm_id}\nbase_model: {base}\n{extra}---\n"
+
+
+def document(body: str = "", extra: str = "") -> str:
+    """A whole document: valid frontmatter plus ``body`` (which starts on line 5 + lines of extra)."""
+    return frontmatter(extra) + body
+
+
+TWO_ADAPTERS = "training:\n  adapters: [knowledge, tone]\n"
+
+
+@dataclass(frozen=True)
+class BadCase:
+    """A document that must be refused, and the ``LINE:COL: message`` that says why."""
+
+    id: str
+    data: bytes
+    expected: str  # 'LINE:COL: message', appended to the document's path
+    files: dict[str, bytes] = field(default_factory=dict)  # other files beside the document
+    symlinks: dict[str, str] = field(default_factory=dict)  # name -> target
+
+
+def _doc(body: str = "", extra: str = "") -> bytes:
+    return document(body, extra).encode("utf-8")
+
+
+BAD_CASES: list[BadCase] = [
+    BadCase("empty-file", b"", "1:1: empty document (expected '---' to open the frontmatter)"),
+    BadCase("binary-garbage", b"---\n\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "4:1: binary content (NUL byte); a .dlm document is UTF-8 text"),
+    BadCase("not-utf8", _doc("caf") + b"\xe9 au lait\n", "5:4: not UTF-8 text (byte 0xe9)"),
+    BadCase("no-frontmatter", b"# Notes\n", "1:1: a .dlm document must start with a '---' line opening the frontmatter"),
+    BadCase("unclosed-frontmatter", f"---\ndlm_id: {DLM_ID}\nbase_model: {BASE}\n\nHello\n".encode(), "1:1: frontmatter opened on line 1 is never closed with a '---' line"),
+    BadCase("broken-yaml", _doc("", "training:\n  lora_r: 8\n   seed: 1\n"), "6:8: invalid YAML in frontmatter: mapping values are not allowed in this context"),
+    BadCase("broken-yaml-flow", _doc("", "training: [a\n"), "5:1: invalid YAML in frontmatter: did not find expected ',' or ']'"),
+    BadCase("duplicate-key", _doc("", "base_model: smollm2-360m\n"), "4:1: duplicate key 'base_model' (first set on line 3)"),
+    BadCase("unknown-field", _doc("", "training:\n  lora_rr: 8\n"), "5:3: unknown field 'lora_rr' in training (did you mean 'lora_r'?)"),
+    BadCase("unknown-top-field", _doc("", "sytem_prompt: hi\n"), "4:1: unknown field 'sytem_prompt' (did you mean 'system_prompt'?)"),
+    BadCase("out-of-range", _doc("", "training:\n  lora_r: 0\n"), "5:11: training.lora_r: input should be greater than or equal to 1"),
+    BadCase("out-of-range-float", _doc("", "export:\n  default_temperature: 5\n"), "5:24: export.default_temperature: input should be less than or equal to 2"),
+    BadCase("bad-ulid", f"---\ndlm_id: 01HZ-not-a-ulid\nbase_model: {BASE}\n---\n".encode(), "2:9: dlm_id must be a 26-character Crockford base32 ULID (run 'dlm init' for a fresh one)"),
+    BadCase("missing-base", f"---\ndlm_id: {DLM_ID}\n---\n".encode(), "2:1: missing required field 'base_model'"),
+    BadCase("unknown-base", f"---\ndlm_id: {DLM_ID}\nbase_model: smollm2-13m\n---\n".encode(), "3:13: base_model: unknown base model 'smollm2-13m' (did you mean 'smollm2-135m'?); use a registry key, hf:org/name, or a local path"),
+    BadCase("future-version", _doc("", "dlm_version: 3\n"), "4:14: document is schema version 3; this dlm reads versions up to 2 (upgrade dlm)"),
+    BadCase("unknown-section-type", _doc("::instuction::\n### Q\nq\n### A\na\n"), "5:3: unknown section type 'instuction' (did you mean 'instruction'?)"),
+    BadCase("q-without-a", _doc("::instruction::\n### Q\nWhat?\n"), "6:1: '### Q' has no '### A' answer"),
+    BadCase("q-then-q", _doc("::instruction::\n### Q\nOne?\n### Q\nTwo?\n### A\nYes.\n"), "6:1: '### Q' has no '### A' answer"),
+    BadCase("empty-answer", _doc("::instruction::\n### Q\nWhat?\n\n### A\n\n\n"), "9:1: empty answer"),
+    BadCase("a-without-q", _doc("::instruction::\n### A\nYes.\n"), "6:1: '### A' without a '### Q' before it"),
+    BadCase("preference-out-of-order", _doc("::preference::\n### Prompt\np\n### Rejected\nr\n### Chosen\nc\n"), "8:1: expected '### Chosen' after '### Prompt', found '### Rejected'"),
+    BadCase("preference-incomplete", _doc("::preference::\n### Prompt\np\n### Chosen\nc\n"), "8:1: '### Chosen' is not followed by '### Rejected'"),
+    BadCase("media-missing-attribute", _doc('::image path="cat.png"::\n'), "5:1: image fence is missing required attribute 'alt'", files={"cat.png": b"\x89PNG"}),
+    BadCase("media-missing-file", _doc('::image path="cat.png" alt="a cat"::\n'), "5:9: media file 'cat.png' not found"),
+    BadCase("audio-missing-file", _doc('::audio#tone path="hi.wav" transcript="hi"::\n', TWO_ADAPTERS), "7:14: media file 'hi.wav' not found"),
+    BadCase("duplicate-attribute", _doc('::image path="a.png" path="b.png" alt="x"::\n'), "5:22: duplicate attribute 'path'"),
+    BadCase("unknown-attribute", _doc('::image path="a.png" alt="x" size="2"::\n', ), "5:30: unknown attribute 'size'; image takes path, alt"),
+    BadCase("unknown-adapter", _doc("::instruction#tne::\n### Q\nq\n### A\na\n", TWO_ADAPTERS), "7:15: unknown adapter 'tne' (did you mean 'tone'?) (declared: knowledge, tone)"),
+    BadCase("unknown-adapter-undeclared", _doc("::prose#tone::\nhello\n"), "5:9: unknown adapter 'tone' (declared: default)"),
+    BadCase("unclosed-code-block", _doc("intro\n\n```python\n::instruction::\n### Q\n"), "7:1: code block opened here is never closed (add a closing ``` line)"),
+    BadCase("fence-not-closed", _doc("::instruction\n### Q\nq\n### A\na\n"), "5:14: section fence must end with '::'"),
+    BadCase("provenance-unknown-kind", _doc('::prose::\n<!-- auto-synt teacher="x" -->\nhello\n'), "6:6: unknown provenance kind 'auto-synt' (did you mean 'auto-synth'?)"),
+    BadCase("media-path-escapes", _doc('::image path="../cat.png" alt="a cat"::\n'), "5:9: media path '../cat.png' leaves the document's folder (sources_policy: strict)"),
+    BadCase("source-escapes", _doc("", "training:\n  sources: [../elsewhere]\n"), "5:13: source path '../elsewhere' leaves the document's folder (sources_policy: strict)"),
+    BadCase("source-absolute", _doc("", "training:\n  sources:\n    - path: /etc\n"), "6:13: source path '/etc' is absolute (sources_policy: strict allows only paths inside the document's folder)"),
+    BadCase("source-missing", _doc("", "training:\n  sources: [note]\n"), "5:13: source path 'note' not found (did you mean 'notes'?)", files={"notes/a.md": b"a\n"}),
+]
