@@ -48,7 +48,7 @@ class Project:
     @cached_property
     def source_hashes(self) -> dict[str, str]:
         """relpath -> content hash for every selected source file, via the file-state cache."""
-        return {f.relpath: self.filestate.hash(f.path) for f in self.sources.files}
+        return {f.relpath: self.filestate.hash(f.abspath) for f in self.sources.files}
 
     def source_sections(self) -> list[Section]:
         names = tuple(self.doc.config.training.adapter_names)

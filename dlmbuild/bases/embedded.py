@@ -258,10 +258,8 @@ def convert_gguf(gguf: Path, out: Path) -> dict:
             f"preparing the embedded base needs the model stack ({exc.name or exc} is missing): "
             f"pip install torch==2.13.0 && pip install 'dlmbuild[ml]'"
         ) from None
-    try:
-        import gguf as _gguf  # noqa: F401  (transformers reads GGUF files through it)
-    except ImportError:
-        raise EnvironmentProblem("preparing the embedded base needs the gguf package: pip install gguf") from None
+    if importlib.util.find_spec("gguf") is None:  # transformers reads GGUF files through it
+        raise EnvironmentProblem("preparing the embedded base needs the gguf package: pip install gguf")
 
     major = int(transformers.__version__.split(".")[0])
     kwargs: dict = {"dtype" if major >= 5 else "torch_dtype": torch.float32}

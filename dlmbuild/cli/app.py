@@ -1,48 +1,63 @@
-"""The ``dlm`` program: registers one module per command and turns DlmErrors into one line.
+"""The ``dlm`` program: a table of commands and the one place DlmErrors become one line.
 
-Nothing here imports torch; commands that need a model import it inside their own function.
+Commands are registered from a table of ``module:function`` names and imported only when used:
+``dlm build`` on an up-to-date document should not pay for importing every other command.
+``dlm --help`` imports them all (to list their help). Nothing here imports torch; commands that
+need a model import it inside their own function.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from dlmbuild.cli import build as build_cmd
-from dlmbuild.cli import graph as graph_cmd
-from dlmbuild.cli import init as init_cmd
-from dlmbuild.cli import verify as verify_cmd
-from dlmbuild.cli.cache import cache_app
-from dlmbuild.cli import migrate as migrate_cmd
-from dlmbuild.cli import show as show_cmd
 from dlmbuild.errors import DlmError
 
-app = typer.Typer(
-    name="dlm",
-    help="Build language models from documents: parse, train, export, verify. Everything stays local.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+HELP = "Build language models from documents: parse, train, export, verify. Everything stays local."
 
-COMMANDS = [
-    ("init", init_cmd.init),
-    ("show", show_cmd.show),
-    ("migrate", migrate_cmd.migrate),
-    ("build", build_cmd.build),
-    ("graph", graph_cmd.graph),
-    ("verify", verify_cmd.verify),
-]
-for name, function in COMMANDS:
-    app.command(name)(function)
-app.add_typer(cache_app, name="cache")
+# name -> "module:attribute"; a Typer attribute is a sub-application (dlm cache ls|prune|clear).
+COMMANDS: dict[str, str] = {
+    "init": "dlmbuild.cli.init:init",
+    "show": "dlmbuild.cli.show:show",
+    "migrate": "dlmbuild.cli.migrate:migrate",
+    "build": "dlmbuild.cli.build:build",
+    "graph": "dlmbuild.cli.graph:graph",
+    "verify": "dlmbuild.cli.verify:verify",
+    "cache": "dlmbuild.cli.cache:cache_app",
+}
+
+
+def make_app(only: str | None = None) -> typer.Typer:
+    """The Typer application with every command, or with just ``only`` (faster to start)."""
+    app = typer.Typer(name="dlm", help=HELP, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False, rich_markup_mode=None)
+    for name, ref in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        module, attr = ref.split(":")
+        obj = getattr(importlib.import_module(module), attr)
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name)(obj)
+    if only is not None:  # keep a single command a subcommand, not the app's default
+        app.command("__placeholder", hidden=True)(lambda: None)
+    return app
+
+
+def __getattr__(name: str):
+    """``from dlmbuild.cli.app import app`` gives the full application (tests, docs)."""
+    if name == "app":
+        return make_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else None
     try:
-        app()
+        make_app(command if command in COMMANDS else None)()
     except DlmError as exc:
         print(f"dlm: {exc}" if exc.location is None else str(exc), file=sys.stderr)
         sys.exit(exc.exit_code)

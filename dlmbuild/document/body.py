@@ -179,10 +179,11 @@ def _read_provenance(path: Path, lines: list[Line]) -> tuple[Provenance | None, 
         if parsed.kind not in PROVENANCE_KINDS:
             hint = did_you_mean(parsed.kind, PROVENANCE_KINDS)
             raise DocumentError(f"unknown provenance kind '{parsed.kind}'{hint}", Location(path, line.number, parsed.kind_col))
-        keys = [k for k, _, _ in parsed.attrs]
+        seen: set[str] = set()
         for key, _, col in parsed.attrs:
-            if keys.count(key) > 1:
+            if key in seen:  # point at the repeat, as fence attributes do
                 raise DocumentError(f"duplicate attribute '{key}'", Location(path, line.number, col))
+            seen.add(key)
         fields = tuple((k, v) for k, v, _ in parsed.attrs)
         return Provenance(parsed.kind, fields), lines[:index] + lines[index + 1 :]
     return None, lines

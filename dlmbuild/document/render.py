@@ -66,7 +66,9 @@ def render_section(draft: SectionDraft, newline: str = "\n") -> str:
             lines.append(body)
     while len(lines) > 1 and lines[-1] == "":
         lines.pop()
-    return newline.join(lines) + newline
+    # Multi-line content comes back from _block joined with LF; a CRLF document must get CRLF
+    # on every added line, not just between the structural ones.
+    return ("\n".join(lines) + "\n").replace("\n", newline)
 
 
 def render_provenance(provenance: Provenance) -> str:

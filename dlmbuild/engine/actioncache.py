@@ -50,10 +50,11 @@ class ActionCache:
             for rel, digest in files.items():
                 if self.filestate.hash(out_dir / rel) != digest:
                     raise ValueError(rel)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            output_hash = manifest["output_hash"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
             self.discard(key)
             return None
-        return CachedOutputs(key, out_dir, files, manifest["output_hash"])
+        return CachedOutputs(key, out_dir, files, output_hash)
 
     def commit(self, key: str, target: str, tmp_out: Path) -> CachedOutputs:
         """Move a finished action's temporary output folder into the cache, atomically."""
@@ -83,6 +84,16 @@ class ActionCache:
 
     def discard(self, key: str) -> None:
         shutil.rmtree(self.entry_dir(key), ignore_errors=True)
+
+    def sweep(self) -> int:
+        """Delete temporary folders left by builds that were killed mid-action (call with the
+        store lock held, so no live build owns them). Returns how many were removed."""
+        removed = 0
+        if self.root.exists():
+            for leftover in list(self.root.glob(".tmp-*")) + list(self.root.glob("*/.*.tmp")):
+                shutil.rmtree(leftover, ignore_errors=True)
+                removed += 1
+        return removed
 
     def entries(self) -> list[tuple[str, dict]]:
         out = []

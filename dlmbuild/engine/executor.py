@@ -72,6 +72,8 @@ class Engine:
         """Build ``requested`` and what they need; ``cancel`` (set from another thread) stops
         the build as Ctrl-C does."""
         order = self.graph.closure(requested)
+        if not dry_run:  # callers that build hold the store lock: no live build owns leftovers
+            self.cache.sweep()
         results: dict[str, TargetResult] = {}
         pending = list(order)
         running: dict[Future, str] = {}
@@ -82,7 +84,7 @@ class Engine:
         try:
             while pending or running:
                 for name in list(pending):
-                    if stop:
+                    if stop or len(running) >= max(1, jobs):
                         break
                     target = self.graph.targets[name]
                     if not all(dep in results for dep in target.deps):

@@ -16,16 +16,19 @@ def reasons(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[st
         out.append(f"rule changed: {previous.get('rule')} -> {current['rule']}")
     out += _config(previous.get("config", {}), current["config"])
     out += _named("input", previous.get("inputs", {}), current["inputs"])
+    old_deps = previous.get("deps", {})
     for dep, digest in current["deps"].items():
-        old = previous.get("deps", {}).get(dep)
+        old = old_deps.get(dep)
         if old is None:
             out.append(f"new dependency {dep}")
         elif old != digest:
             out.append(f"output of {dep} changed")
-    for name, version in current["toolchain"].items():
-        old = previous.get("toolchain", {}).get(name)
-        if old != version:
-            out.append(f"toolchain {name}: {old or 'absent'} -> {version}")
+    out += [f"dependency {dep} removed" for dep in old_deps if dep not in current["deps"]]
+    old_tools = previous.get("toolchain", {})
+    for name in sorted(set(old_tools) | set(current["toolchain"])):
+        old, new = old_tools.get(name), current["toolchain"].get(name)
+        if old != new:
+            out.append(f"toolchain {name}: {old or 'absent'} -> {new or 'absent'}")
     return out or ["outputs missing from the cache"]
 
 

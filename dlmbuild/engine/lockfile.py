@@ -8,6 +8,7 @@ targets in a scratch store and compares every output hash against this file.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,15 +67,18 @@ def read_locks(path: Path) -> dict[str, Lock]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DocumentError(f"corrupt lock file ({exc}); delete it and run `dlm build`", Location(path)) from None
-    if data.get("lock_version", LOCK_VERSION) > LOCK_VERSION:
-        raise DocumentError("lock file was written by a newer dlm; upgrade dlm", Location(path))
-    out = {}
-    for doc_name, entry in data.get("documents", {}).items():
-        targets = {
-            name: LockedTarget(t.get("rule", ""), t.get("key", ""), t.get("output", ""), dict(t.get("files", {})))
-            for name, t in entry.get("targets", {}).items()
-        }
-        out[doc_name] = Lock(entry.get("dlm_id", ""), dict(entry.get("base", {})), dict(entry.get("toolchain", {})), targets)
+    try:
+        if data.get("lock_version", LOCK_VERSION) > LOCK_VERSION:
+            raise DocumentError("lock file was written by a newer dlm; upgrade dlm", Location(path))
+        out = {}
+        for doc_name, entry in data.get("documents", {}).items():
+            targets = {
+                name: LockedTarget(t.get("rule", ""), t.get("key", ""), t.get("output", ""), dict(t.get("files", {})))
+                for name, t in entry.get("targets", {}).items()
+            }
+            out[doc_name] = Lock(entry.get("dlm_id", ""), dict(entry.get("base", {})), dict(entry.get("toolchain", {})), targets)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DocumentError(f"malformed lock file ({exc}); delete it and run `dlm build`", Location(path)) from None
     return out
 
 
@@ -111,4 +115,5 @@ def _s(value: Any) -> str:
 
 
 def _k(key: str) -> str:
-    return key if key.replace("-", "").replace("_", "").isalnum() else _s(key)
+    """A TOML bare key when it is one (ASCII letters, digits, - and _), else a quoted key."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _s(key)

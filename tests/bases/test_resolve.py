@@ -11,15 +11,17 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xxhash
-from safetensors.numpy import save_file
 
 from dlmbuild.bases import embedded
 from dlmbuild.bases import fingerprint as fp
 from dlmbuild.bases.resolve import ResolvedBase, resolve_base
 from dlmbuild.errors import DocumentError, EnvironmentProblem
+
+np = pytest.importorskip("numpy")
+save_file = pytest.importorskip("safetensors.numpy").save_file
+pytest.importorskip("tokenizers")
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"

@@ -1,0 +1,130 @@
+"""dlm build / graph / verify / --watch on a real (tiny) project, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from dlmbuild.cli.app import main
+from dlmbuild.engine.watch import watch_build
+
+
+class Result:
+    def __init__(self, exit_code: int, output: str, err: str):
+        self.exit_code, self.output, self.err = exit_code, output, err
+
+
+@pytest.fixture
+def dlm(capsys, monkeypatch):
+    """Run the real entry point (exit-code mapping included) in-process."""
+
+    def run(*args) -> Result:
+        monkeypatch.setattr(sys, "argv", ["dlm", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code or 0
+        out = capsys.readouterr()
+        return Result(code, out.out, out.err)
+
+    return run
+
+
+def test_build_json_then_noop(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    first = json.loads(dlm("build", doc, "--json").output)
+    assert [(r["target"], r["status"]) for r in first] == [(":tokenize", "built")]
+    assert "index.jsonl" in next(iter(first))["outputs"]
+    second = json.loads(dlm("build", doc, "--json").output)
+    assert second[0]["status"] == "cached" and second[0]["output_hash"] == first[0]["output_hash"]
+
+
+def test_unknown_target_suggests(project_dir, dlm):
+    result = dlm("build", project_dir / "doc.dlm", ":export-olama")
+    assert result.exit_code == 2
+    assert result.err.strip() == "dlm: unknown target ':export-olama' (did you mean ':export-ollama'?); `dlm graph` lists them"
+
+
+def test_planned_target_refuses_with_one_line(project_dir, dlm):
+    result = dlm("build", project_dir / "doc.dlm", ":train")
+    assert result.exit_code == 1
+    assert "FAILED  :train-default  :train-default is not available in this version of dlm yet" in result.output
+
+
+def test_graph_shows_states_and_reasons(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    before = json.loads(dlm("graph", doc, "--format", "json").output)
+    states = {t["target"]: t["state"] for t in before["targets"]}
+    assert states[":tokenize"] == "dirty" and states[":gguf-q4_k_m"] == "unavailable"
+    assert before["aliases"][":gguf"] == [":gguf-q4_k_m"]
+    dlm("build", doc)
+    after = json.loads(dlm("graph", doc, "--format", "json", "--dirty").output)
+    assert ":tokenize" not in {t["target"] for t in after["targets"]}
+    assert dlm("graph", doc, "--format", "dot").output.startswith("digraph dlm {")
+    assert dlm("graph", doc, "--format", "mermaid").output.startswith("graph LR")
+
+
+def test_verify_passes_then_detects_a_tampered_lock(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    assert dlm("build", doc).exit_code == 0
+    ok = dlm("verify", doc)
+    assert ok.exit_code == 0, ok.output
+    assert "verified: 1 target(s)" in ok.output
+    lock = project_dir / "dlm.lock"
+    text = lock.read_text()
+    output = [line for line in text.splitlines() if line.startswith("output = ")][0]
+    lock.write_text(text.replace(output, 'output = "0000000000000000deadbeefdeadbeef"'))
+    bad = dlm("verify", doc)
+    assert bad.exit_code == 4
+    assert "MISMATCH  :tokenize" in bad.err
+
+
+def test_frozen_refuses_a_changed_lock(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    dlm("build", doc)
+    doc.write_text(doc.read_text().replace("the item is of value", "the item is a value"))
+    before = (project_dir / "dlm.lock").read_text()
+    result = dlm("build", doc, "--frozen")
+    assert result.exit_code == 1
+    assert "--frozen: :tokenize does not match dlm.lock" in result.err
+    assert (project_dir / "dlm.lock").read_text() == before
+
+
+def test_noop_build_and_graph_do_not_import_torch(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    dlm("build", doc)
+    script = (
+        "import sys; from dlmbuild.cli.app import make_app\n"
+        "for args in (['build', sys.argv[1]], ['graph', sys.argv[1]], ['verify', sys.argv[1]]):\n"
+        "    try: make_app()(args)\n"
+        "    except SystemExit: pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(doc)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_watch_rebuilds_after_an_edit(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    stop = threading.Event()
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("builds", watch_build(doc, [], max_builds=2, stop=stop, debounce_ms=100)))
+    thread.start()
+    lock = project_dir / "dlm.lock"
+    deadline = time.time() + 30
+    while not lock.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    first = lock.read_text()
+    doc.write_text(doc.read_text().replace("the item is of value", "the item is the value"))
+    while lock.read_text() == first and time.time() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(timeout=30)
+    assert lock.read_text() != first
+    assert result["builds"] == 2
