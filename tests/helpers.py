@@ -34,6 +34,7 @@ class BadCase:
     expected: str  # 'LINE:COL: message', appended to the document's path
     files: dict[str, bytes] = field(default_factory=dict)  # other files beside the document
     symlinks: dict[str, str] = field(default_factory=dict)  # name -> target
+    stage: str = "parse"  # "sources": found only when training.sources are expanded
 
 
 def _doc(body: str = "", extra: str = "") -> bytes:
@@ -75,7 +76,8 @@ BAD_CASES: list[BadCase] = [
     BadCase("fence-not-closed", _doc("::instruction\n### Q\nq\n### A\na\n"), "5:14: section fence must end with '::'"),
     BadCase("provenance-unknown-kind", _doc('::prose::\n<!-- auto-synt teacher="x" -->\nhello\n'), "6:6: unknown provenance kind 'auto-synt' (did you mean 'auto-synth'?)"),
     BadCase("media-path-escapes", _doc('::image path="../cat.png" alt="a cat"::\n'), "5:9: media path '../cat.png' leaves the document's folder (sources_policy: strict)"),
-    BadCase("source-escapes", _doc("", "training:\n  sources: [../elsewhere]\n"), "5:13: source path '../elsewhere' leaves the document's folder (sources_policy: strict)"),
-    BadCase("source-absolute", _doc("", "training:\n  sources:\n    - path: /etc\n"), "6:13: source path '/etc' is absolute (sources_policy: strict allows only paths inside the document's folder)"),
-    BadCase("source-missing", _doc("", "training:\n  sources: [note]\n"), "5:13: source path 'note' not found (did you mean 'notes'?)", files={"notes/a.md": b"a\n"}),
+    BadCase("media-symlink-escapes", _doc('::image path="cat.png" alt="a cat"::\n'), "5:9: media path 'cat.png' leaves the document's folder (sources_policy: strict)", symlinks={"cat.png": "/etc/hostname"}),
+    BadCase("source-escapes", _doc("", "training:\n  sources: [../elsewhere]\n"), "5:13: source path '../elsewhere' leaves the document's folder (sources_policy: strict)", stage="sources"),
+    BadCase("source-absolute", _doc("", "training:\n  sources:\n    - path: /etc\n"), "6:13: source path '/etc' is absolute (sources_policy: strict allows only paths inside the document's folder)", stage="sources"),
+    BadCase("source-missing", _doc("", "training:\n  sources: [note]\n"), "5:13: source path 'note' not found (did you mean 'notes'?)", files={"notes/a.md": b"a\n"}, stage="sources"),
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from dlmbuild.document.text import one_line
 from dlmbuild.errors import DocumentError, Location
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -92,9 +93,9 @@ def _load(path: Path, fm_text: str) -> tuple[dict[str, Any], yaml.MappingNode | 
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         loc = Location(path, mark.line + 2, mark.column + 1) if mark else Location(path, 2)
-        raise DocumentError(f"invalid YAML in frontmatter: {problem}", loc) from None
+        raise DocumentError(one_line(f"invalid YAML in frontmatter: {problem}"), loc) from None
     except yaml.YAMLError as exc:
-        raise DocumentError(f"invalid YAML in frontmatter: {exc}", Location(path, 2)) from None
+        raise DocumentError(one_line(f"invalid YAML in frontmatter: {exc}"), Location(path, 2)) from None
     finally:
         loader.dispose()
     return data, root
@@ -114,7 +115,7 @@ def _refuse_duplicate_keys(path: Path, node: yaml.Node, seen_nodes: set[int] | N
             if key is not None and key in seen:
                 first = seen[key].start_mark.line + 2
                 raise DocumentError(
-                    f"duplicate key '{key}' (first set on line {first})",
+                    one_line(f"duplicate key '{key}' (first set on line {first})"),
                     Location(path, key_node.start_mark.line + 2, key_node.start_mark.column + 1),
                 )
             if key is not None:

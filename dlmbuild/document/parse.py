@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlmbuild.document.body import ParsedSection, read_section, split_body
+from dlmbuild.document.fence import parse_fence
 from dlmbuild.document.frontmatter import Frontmatter, split_frontmatter
 from dlmbuild.document.migrate import upgrade_data
 from dlmbuild.document.schema import DlmConfig
@@ -118,7 +119,8 @@ def route(kind: SectionType, suffix: str | None, names: list[str]) -> tuple[str,
 def _check_media(path: Path, config: DlmConfig, parsed: ParsedSection) -> None:
     attrs = dict(parsed.attrs)
     rel = attrs["path"]
-    col = parsed.fence_text.find("path=") + 1
+    # The attribute's own column: a text search for 'path=' would also hit alt="see path=x".
+    col = next((c for key, _, c in parse_fence(parsed.fence_text).attrs if key == "path"), 1)
     where = Location(path, parsed.line, col)
     target = (path.parent / rel) if not os.path.isabs(rel) else Path(rel)
     if config.training.sources_policy == "strict" and not _inside(path.parent, target):

@@ -20,6 +20,7 @@ folder-only patterns) are subtle and pathspec is the well-kept implementation of
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from dlmbuild.document.parse import Document
 from dlmbuild.document.schema import SourceSpec
 from dlmbuild.document.sections import Section, SectionType, section_id
 from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.document.text import one_line
 from dlmbuild.errors import DocumentError, Location
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".dlm"})
@@ -130,7 +132,11 @@ def load_source_sections(doc: Document, sources: SourceSet) -> tuple[list[Sectio
     names = tuple(doc.config.training.adapter_names)
     sections = []
     for file in sources.files:
-        section = read_source_section(file, names)
+        try:
+            section = read_source_section(file, names)
+        except OSError:  # removed or made unreadable since it was selected
+            skipped["unreadable"] += 1
+            continue
         if section is None:
             skipped["binary_or_not_utf8"] += 1
         else:
@@ -149,14 +155,15 @@ def _spec_location(doc: Document, index: int) -> Location:
 
 def _resolve_directive(root: Path, spec: SourceSpec, strict: bool, where: Location) -> Path:
     raw = os.path.expanduser(spec.path)
+    shown = one_line(spec.path)
     if strict and os.path.isabs(raw):
-        raise DocumentError(f"source path '{spec.path}' is absolute (sources_policy: strict allows only paths inside the document's folder)", where)
+        raise DocumentError(f"source path '{shown}' is absolute (sources_policy: strict allows only paths inside the document's folder)", where)
     target = Path(raw) if os.path.isabs(raw) else root / raw
     if strict and not _inside(root, target):
-        raise DocumentError(f"source path '{spec.path}' leaves the document's folder (sources_policy: strict)", where)
+        raise DocumentError(f"source path '{shown}' leaves the document's folder (sources_policy: strict)", where)
     if not target.exists():
         siblings = [p.name for p in target.parent.iterdir()] if target.parent.is_dir() else []
-        raise DocumentError(f"source path '{spec.path}' not found{did_you_mean(target.name, siblings)}", where)
+        raise DocumentError(f"source path '{shown}' not found{did_you_mean(target.name, siblings)}", where)
     return target
 
 
@@ -218,6 +225,10 @@ def _consider(
     except OSError:
         out.skipped["unreadable"] += 1
         return
+    # A FIFO, socket or device is not text on disk: reading a FIFO would block forever.
+    if not stat.S_ISREG(st.st_mode):
+        out.skipped["special_file"] += 1
+        return
     # A source covering the document's own folder (``sources: [.]``) must not ingest the
     # document itself: its frontmatter and sections would be trained a second time as prose.
     if own is not None and (st.st_ino, st.st_dev) == own:
@@ -275,14 +286,16 @@ def _load_training_yaml(path: Path) -> dict[str, list[str]]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path, 1, 1)
-        raise DocumentError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", loc) from None
-    if not isinstance(data, dict):
+        raise DocumentError(one_line(f"invalid YAML: {getattr(exc, 'problem', None) or exc}"), loc) from None
+    if node is None:  # an empty file sets no rules
+        return {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise DocumentError("expected a mapping with 'include' and/or 'exclude'", Location(path, 1, 1))
     for key_node, value_node in node.value:
         key = key_node.value
         where = Location(path, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         if key not in TRAINING_YAML_KEYS:
-            raise DocumentError(f"unknown key '{key}'{did_you_mean(key, TRAINING_YAML_KEYS)}; expected include or exclude", where)
+            raise DocumentError(one_line(f"unknown key '{key}'{did_you_mean(key, TRAINING_YAML_KEYS)}; expected include or exclude"), where)
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise DocumentError(f"'{key}' must be a list of glob patterns", where)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from dlmbuild.document.frontmatter import Frontmatter
 from dlmbuild.document.schema import DlmConfig
 from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.document.text import one_line
 from dlmbuild.errors import DocumentError, Location
 
 
@@ -49,12 +50,12 @@ def _locate(path: Path, fm: Frontmatter, data: dict[str, Any], err: dict) -> Doc
         text = text[0].lower() + text[1:]
         if loc == ("dlm_version",) and kind == "less_than_equal":
             text = f"document is schema version {err['input']}; this dlm reads versions up to {err['ctx']['le']} (upgrade dlm)"
-            return DocumentError(text, _where(path, fm, node))
+            return DocumentError(one_line(text), _where(path, fm, node))
         if kind == "string_pattern_mismatch" and loc == ("dlm_id",):
             text = "dlm_id must be a 26-character Crockford base32 ULID (run 'dlm init' for a fresh one)"
             return DocumentError(text, _where(path, fm, node))
         message = f"{dotted}: {text}" if dotted else text
-    return DocumentError(message, _where(path, fm, node))
+    return DocumentError(one_line(message), _where(path, fm, node))
 
 
 def _where(path: Path, fm: Frontmatter, node) -> Location:

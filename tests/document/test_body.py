@@ -252,3 +252,11 @@ def test_media_dotdot_is_allowed_when_permissive(tmp_path: Path):
     path = tmp_path / "doc" / "doc.dlm"
     path.write_text(document('::image path="../cat.png" alt="x"::\n', "training:\n  sources_policy: permissive\n"))
     assert parse_document(path).sections[0].type is SectionType.IMAGE
+
+
+def test_media_error_points_at_the_path_attribute_not_at_text_that_mentions_it(tmp_path: Path):
+    path = tmp_path / "doc.dlm"
+    path.write_text(document('::image alt="path=here" path="nope.png"::\n'))
+    with pytest.raises(DocumentError) as info:
+        parse_document(path)
+    assert str(info.value) == f"{path}:5:25: media file 'nope.png' not found"

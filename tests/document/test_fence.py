@@ -63,3 +63,9 @@ def test_malformed_provenance(line: str, message: str):
     with pytest.raises(LineSyntaxError) as info:
         parse_provenance(line)
     assert info.value.message == message
+
+
+def test_grammar_is_loaded_once_per_process():
+    from dlmbuild.document.grammar import parser
+
+    assert parser() is parser()

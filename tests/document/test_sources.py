@@ -295,3 +295,43 @@ def test_source_files_record_stat_and_watch_paths(write_doc: WriteDoc, write_fil
     st = (tmp_path / "s" / "a.md").stat()
     assert (f.path, f.size, f.mtime_ns, f.inode, f.device, f.adapter) == (tmp_path / "s" / "a.md", 5, st.st_mtime_ns, st.st_ino, st.st_dev, None)
     assert result.watch_paths == [tmp_path / "s"]
+
+
+def test_source_path_with_a_line_break_is_reported_on_one_line(write_doc: WriteDoc):
+    path = write_doc(extra=sources_extra('"no\\nsuch"'))
+    with pytest.raises(DocumentError) as info:
+        expand_sources(parse_document(path))
+    assert str(info.value) == f"{path}:6:7: source path 'no\\nsuch' not found"
+
+
+def test_special_files_are_skipped_not_read(write_doc: WriteDoc, write_files, tmp_path: Path):
+    """Reading a named pipe blocks forever; ``dlm show`` used to hang on one in a source tree."""
+    write_files({"s/a.md": "a"})
+    os.mkfifo(tmp_path / "s" / "pipe")
+    path = write_doc(extra=sources_extra("s"))
+    sections, skipped = loaded(path)
+    assert [s.source_path for s in sections] == ["s/a.md"]
+    assert skipped == {"special_file": 1}
+
+
+def test_a_file_removed_after_selection_is_counted_unreadable(write_doc: WriteDoc, write_files, tmp_path: Path):
+    write_files({"s/a.md": "a", "s/b.md": "b"})
+    doc = parse_document(write_doc(extra=sources_extra("s")))
+    selection = expand_sources(doc)
+    (tmp_path / "s" / "a.md").unlink()
+    sections, skipped = load_source_sections(doc, selection)
+    assert [s.source_path for s in sections] == ["s/b.md"]
+    assert dict(skipped) == {"unreadable": 1}
+
+
+def test_empty_training_yaml_sets_no_rules(tmp_path):
+    """An empty .dlm/training.yaml is no rules, not a crash."""
+    from dlmbuild.document.parse import parse_document
+    from dlmbuild.document.sources import expand_sources
+
+    (tmp_path / "n" / ".dlm").mkdir(parents=True)
+    (tmp_path / "n" / ".dlm" / "training.yaml").write_text("")
+    (tmp_path / "n" / "a.md").write_text("hi\n")
+    doc = tmp_path / "d.dlm"
+    doc.write_text("---\ndlm_id: 01JD5ZQ8V7W9X2Y3Z4A5B6C7D8\nbase_model: smollm2-135m\ntraining:\n  sources: [n]\n---\nx\n")
+    assert [f.relpath for f in expand_sources(parse_document(doc)).files] == ["n/a.md"]

@@ -106,3 +106,10 @@ def test_non_string_keys_are_errors_not_crashes():
 def test_recursive_aliases_in_validated_fields_are_errors_not_crashes():
     assert error_of("system_prompt: &s [*s]\n") == "doc.dlm:4:16: system_prompt: input should be a valid string"
     assert error_of("a: &a [*a]\n") == "doc.dlm:4:1: unknown field 'a'"
+
+
+def test_messages_quoting_user_text_stay_on_one_line():
+    """A quoted YAML key or value may hold an escaped line break; the message must not."""
+    assert error_of('"a\\nb": 1\n') == "doc.dlm:4:1: unknown field 'a\\nb'"
+    assert error_of('"x\\ny": 1\n"x\\ny": 2\n') == "doc.dlm:5:1: duplicate key 'x\\ny' (first set on line 4)"
+    assert error_of('training:\n  target_modules: ["a\\r\\nb"]\n') == "doc.dlm:5:19: training.target_modules: 'a\\r\\nb' is not a module name"
