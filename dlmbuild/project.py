@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlmbuild.document.parse import Document, parse_document
-from dlmbuild.document.sections import Section
-from dlmbuild.document.sources import SourceSet, expand_sources, read_source_section
+from dlmbuild.document.sources import SourceSet, expand_sources
 from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.engine.target import InputsUnavailable
 from dlmbuild.store.layout import StoreLayout, dlm_home
@@ -50,14 +49,10 @@ class Project:
         """relpath -> content hash for every selected source file, via the file-state cache."""
         return {f.relpath: self.filestate.hash(f.abspath) for f in self.sources.files}
 
-    def source_sections(self) -> list[Section]:
-        names = tuple(self.doc.config.training.adapter_names)
-        out = []
-        for file in self.sources.files:
-            section = read_source_section(file, names)
-            if section is not None:
-                out.append(section)
-        return out
+    @property
+    def resolved_base(self):
+        """The base if some target already resolved it in this run, else None (never resolves)."""
+        return self._base
 
     def base(self):
         """The resolved base (``dlmbuild.bases.resolve.ResolvedBase``)."""

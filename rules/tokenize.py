@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlmbuild.document.sections import Section, SectionType
+from dlmbuild.document.sources import read_source_section
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
@@ -108,7 +109,7 @@ def run(ctx: ActionContext) -> None:
             if known is not None and config.training.cache.enabled and item.memo_key in store:
                 entry = dict(known)
             else:
-                section = item.section or _read_file_section(item.file, names)
+                section = item.section or read_source_section(item.file, names)
                 if section is None:  # binary or not UTF-8: counted by `dlm show`, not trained
                     continue
                 rows = store.get(item.memo_key) if config.training.cache.enabled else None
@@ -143,12 +144,6 @@ def _previous_index(ctx: ActionContext) -> dict[str, dict]:
             entry = json.loads(line)
             out[entry["key"]] = {k: entry[k] for k in ("key", "type", "rows", "tokens", "digest", "id")}
     return out
-
-
-def _read_file_section(file, names):
-    from dlmbuild.document.sources import read_source_section
-
-    return read_source_section(file, names)
 
 
 def load_tokenizer(path):

@@ -57,7 +57,7 @@ def lock_from(project: Project, graph: Graph, results: list[TargetResult], previ
     if previous is not None:
         lock.base = dict(previous.base)
         lock.targets = {n: t for n, t in previous.targets.items() if n in graph.targets}
-    base = project._base
+    base = project.resolved_base
     if base is not None:
         lock.base = {
             "key": base.key,

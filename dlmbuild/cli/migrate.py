@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from dlmbuild.document.edit import DocumentEditor
-from dlmbuild.document.migrate import pending_migrations
+from dlmbuild.document.migrate import parent_mapping, pending_migrations
 from dlmbuild.document.parse import parse_document
 from dlmbuild.document.schema import CURRENT_DLM_VERSION
 from dlmbuild.errors import Location, UsageError
@@ -33,10 +33,8 @@ def migrate(
     raw = doc.frontmatter.data
     for step in pending_migrations(doc.migrated_from):
         for old_path, new_key in step.renames:
-            parent = raw
-            for key in old_path[:-1]:
-                parent = parent.get(key) if isinstance(parent, dict) else None
-            if isinstance(parent, dict) and old_path[-1] in parent:
+            parent = parent_mapping(raw, old_path)
+            if parent is not None and old_path[-1] in parent:
                 editor.rename_key(".".join(old_path), new_key)
     editor.set("dlm_version", CURRENT_DLM_VERSION)
     new_text = editor.render()

@@ -45,7 +45,7 @@ def verify_against(doc: Path, lock) -> list[str]:
         engine = make_engine(project, graph, quiet=True)
         results = {r.name: r for r in engine.run(names, jobs=2)}
         out = [f"  {n}: in the lock but no longer a target of the document" for n in missing]
-        base = project._base
+        base = project.resolved_base
         if base is not None and lock.base:
             for field, value in (("weights", base.weights_hash), ("tokenizer", base.tokenizer_hash), ("chat_template", base.chat_template_hash)):
                 if lock.base.get(field) and lock.base[field] != value:

@@ -52,6 +52,14 @@ def pending_migrations(version: int) -> list[Migration]:
     return [MIGRATIONS[v] for v in range(version, CURRENT_DLM_VERSION) if v in MIGRATIONS]
 
 
+def parent_mapping(data: dict[str, Any], key_path: tuple[str, ...]) -> dict[str, Any] | None:
+    """The mapping that holds ``key_path[-1]``, or None when the path does not lead to one."""
+    parent: Any = data
+    for key in key_path[:-1]:
+        parent = parent.get(key) if isinstance(parent, dict) else None
+    return parent if isinstance(parent, dict) else None
+
+
 def upgrade_data(data: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     """Return (upgraded copy, original version) or (data, None) when already current."""
     version = version_of(data)
@@ -63,10 +71,8 @@ def upgrade_data(data: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
     out = copy.deepcopy(data)
     for step in steps:
         for old_path, new_key in step.renames:
-            parent = out
-            for key in old_path[:-1]:
-                parent = parent.get(key) if isinstance(parent, dict) else None
-            if isinstance(parent, dict) and old_path[-1] in parent and new_key not in parent:
+            parent = parent_mapping(out, old_path)
+            if parent is not None and old_path[-1] in parent and new_key not in parent:
                 parent[new_key] = parent.pop(old_path[-1])
     out["dlm_version"] = CURRENT_DLM_VERSION
     return out, version

@@ -123,13 +123,13 @@ def _check_media(path: Path, config: DlmConfig, parsed: ParsedSection) -> None:
     col = next((c for key, _, c in parse_fence(parsed.fence_text).attrs if key == "path"), 1)
     where = Location(path, parsed.line, col)
     target = (path.parent / rel) if not os.path.isabs(rel) else Path(rel)
-    if config.training.sources_policy == "strict" and not _inside(path.parent, target):
+    if config.training.sources_policy == "strict" and not inside_folder(path.parent, target):
         raise DocumentError(f"media path '{rel}' leaves the document's folder (sources_policy: strict)", where)
     if not target.is_file():
         raise DocumentError(f"media file '{rel}' not found", where)
 
 
-def _inside(root: Path, target: Path) -> bool:
+def inside_folder(root: Path, target: Path) -> bool:
     """Whether ``target``, with symlinks resolved, lies inside ``root``."""
     try:
         Path(os.path.realpath(target)).relative_to(os.path.realpath(root))

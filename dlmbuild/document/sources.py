@@ -28,7 +28,7 @@ from pathlib import Path
 import pathspec
 import yaml
 
-from dlmbuild.document.parse import Document
+from dlmbuild.document.parse import Document, inside_folder
 from dlmbuild.document.schema import SourceSpec
 from dlmbuild.document.sections import Section, SectionType, section_id
 from dlmbuild.document.suggest import did_you_mean
@@ -159,20 +159,12 @@ def _resolve_directive(root: Path, spec: SourceSpec, strict: bool, where: Locati
     if strict and os.path.isabs(raw):
         raise DocumentError(f"source path '{shown}' is absolute (sources_policy: strict allows only paths inside the document's folder)", where)
     target = Path(raw) if os.path.isabs(raw) else root / raw
-    if strict and not _inside(root, target):
+    if strict and not inside_folder(root, target):
         raise DocumentError(f"source path '{shown}' leaves the document's folder (sources_policy: strict)", where)
     if not target.exists():
         siblings = [p.name for p in target.parent.iterdir()] if target.parent.is_dir() else []
         raise DocumentError(f"source path '{shown}' not found{did_you_mean(target.name, siblings)}", where)
     return target
-
-
-def _inside(root: Path, target: Path) -> bool:
-    try:
-        Path(os.path.realpath(target)).relative_to(os.path.realpath(root))
-    except ValueError:
-        return False
-    return True
 
 
 def _file_key(path: Path) -> tuple[int, int] | None:
@@ -217,7 +209,7 @@ def _consider(
     entry: os.DirEntry | None = None, own: tuple[int, int] | None = None,
 ) -> None:
     linked = entry.is_symlink() if entry is not None else os.path.islink(path)
-    if linked and strict and not _inside(root, path):
+    if linked and strict and not inside_folder(root, path):
         out.skipped["escapes_folder"] += 1
         return
     try:

@@ -14,6 +14,7 @@ waits for running actions to stop, and re-raises.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
@@ -103,11 +104,9 @@ class Engine:
                     deps = {d: results[d] for d in target.deps}
                     future = pool.submit(self._one, target, deps, heavy, cancelled, dry_run, explain)
                     running[future] = name
-                if stop and not running:
-                    break
                 if not running:
-                    if pending and not stop:
-                        continue
+                    # Skips and dry-run verdicts resolve synchronously in build order, so with
+                    # nothing running every pending target is either done or stopped.
                     break
                 if cancelled.is_set():
                     raise KeyboardInterrupt
@@ -158,7 +157,7 @@ class Engine:
                 raise KeyboardInterrupt
             if why:
                 self.log(f"{target.name}: {'; '.join(why)}")
-            with heavy if target.heavy else _nothing():
+            with heavy if target.heavy else contextlib.nullcontext():
                 outputs = self._execute(target, key, deps, cancelled)
             self.state.record(target.name, components, key)
             return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files, outputs.out_dir, why)
@@ -183,10 +182,3 @@ class Engine:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -69,7 +69,7 @@ def watch_build(doc: Path, targets: list[str], *, jobs: int = 2, explain: bool =
     try:
         for changes in watchfiles.watch(doc.parent.resolve(), *[w for w in watched if w.is_dir()], debounce=debounce_ms,
                                         stop_event=stop, rust_timeout=500, yield_on_timeout=False):
-            if not any(relevant(path, watched) or Path(path).name in (".dlm", "ignore", "training.yaml") for _, path in changes):
+            if not any(relevant(path, watched) for _, path in changes):  # ignore files live under source roots
                 continue
             if worker is not None and worker.is_alive():
                 cancel.set()

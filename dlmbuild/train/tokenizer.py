@@ -16,10 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from dlmbuild.bases.fingerprint import chat_template_text
 from dlmbuild.errors import EnvironmentProblem, Location
-
-TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
-
 
 class BaseTokenizer:
     def __init__(self, folder: Path):
@@ -31,7 +29,8 @@ class BaseTokenizer:
 
         self._tok = Tokenizer.from_file(str(path))
         self.config = _read_json(self.folder / "tokenizer_config.json")
-        self.chat_template = read_chat_template(self.folder, self.config)
+        # The same lookup that fingerprints the template for dlm.lock: what is hashed is what renders.
+        self.chat_template = chat_template_text(self.folder)
         self.eos_token = _token_text(self.config.get("eos_token"))
         self.bos_token = _token_text(self.config.get("bos_token"))
         self.eos_token_id = self._tok.token_to_id(self.eos_token) if self.eos_token else None
@@ -39,9 +38,6 @@ class BaseTokenizer:
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text`` with no special tokens added."""
         return self._tok.encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return [e.ids for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         return self._tok.decode(ids, skip_special_tokens=skip_special_tokens)
@@ -60,19 +56,6 @@ class BaseTokenizer:
             eos_token=self.eos_token or "",
             bos_token=self.bos_token or "",
         )
-
-
-def read_chat_template(folder: Path, config: dict[str, Any]) -> str | None:
-    jinja = folder / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
-    data = _read_json(folder / "chat_template.json")
-    if isinstance(data.get("chat_template"), str):
-        return data["chat_template"]
-    template = config.get("chat_template")
-    if isinstance(template, list):  # named templates: use 'default'
-        template = next((t.get("template") for t in template if t.get("name") == "default"), None)
-    return template if isinstance(template, str) else None
 
 
 def compile_template(source: str):
