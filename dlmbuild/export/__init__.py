@@ -1,0 +1,1 @@
+"""Export: GGUF files, Ollama Modelfiles and serving bundles built from trained adapters."""

@@ -1,0 +1,1 @@
+"""Inference: loading a trained adapter on its base and generating from it."""
