@@ -32,13 +32,15 @@ class Project:
     layout: StoreLayout
     filestate: FileStateCache
     materialize_base: bool = False
+    options: dict[str, Any] = field(default_factory=dict)  # build flags rules read: replay, quiet
     _base: Any = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, path: str | Path, home: Path | None = None, *, materialize_base: bool = False) -> Project:
+    def open(cls, path: str | Path, home: Path | None = None, *, materialize_base: bool = False,
+             options: dict[str, Any] | None = None) -> Project:
         doc = parse_document(path)
         layout = StoreLayout(home or dlm_home(), doc.config.dlm_id)
-        return cls(doc, layout, FileStateCache(layout.filestate), materialize_base)
+        return cls(doc, layout, FileStateCache(layout.filestate), materialize_base, dict(options or {}))
 
     @cached_property
     def sources(self) -> SourceSet:

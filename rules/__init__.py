@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dlmbuild.engine.graph import Graph
 
-DEFAULT_TARGET = ":tokenize"  # becomes ':train' when training lands
+DEFAULT_TARGET = ":train"
 
 
 def graph_for(project) -> Graph:
-    from dlmbuild.rules import planned, tokenize
+    from dlmbuild.rules import planned, tokenize, train
 
-    targets = tokenize.targets(project) + planned.targets(project)
+    targets = tokenize.targets(project) + train.targets(project) + planned.targets(project)
     return Graph(targets, planned.aliases(project))

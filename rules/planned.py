@@ -8,7 +8,7 @@ from __future__ import annotations
 from dlmbuild.engine.target import Target
 
 QUANTS = ("f16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
-NOT_YET = "is not available in this version of dlm yet (training and export land next)"
+NOT_YET = "is not available in this version of dlm yet (gate, merge and export land next)"
 
 
 def _planned(name: str, rule: str, deps: tuple[str, ...], config: dict, heavy: bool, description: str) -> Target:
@@ -21,14 +21,7 @@ def targets(project) -> list[Target]:
     training = config.training
     names = training.adapter_names
     out = []
-    train_targets = []
-    for name in names:
-        spec = training.adapters.get(name) if training.adapters else None
-        out.append(_planned(f":train-{name}", "train", (":tokenize",),
-                            {"training": training.model_dump(mode="json", exclude={"sources", "adapters", "gate", "preference"}),
-                             "adapter": spec.model_dump(mode="json") if spec else {}},
-                            True, f"train LoRA adapter '{name}'"))
-        train_targets.append(f":train-{name}")
+    train_targets = [f":train-{name}" for name in names]  # real targets, from rules/train.py
     merge_deps = tuple(train_targets)
     if training.gate.enabled and len(names) > 1:
         out.append(_planned(":gate", "gate", tuple(train_targets), {"gate": training.gate.model_dump(mode="json")}, True, "train the adapter router"))
@@ -52,7 +45,5 @@ def targets(project) -> list[Target]:
 def aliases(project) -> dict[str, list[str]]:
     config = project.doc.config
     names = config.training.adapter_names
-    train = [f":train-{n}" for n in names]
-    if config.training.gate.enabled and len(names) > 1:
-        train.append(":gate")
+    train = [f":train-{n}" for n in names]  # the gate joins ':train' when it lands
     return {":train": train, ":gguf": [f":gguf-{config.export.default_quant.lower()}"]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dlmbuild.document.sections import Section, SectionType
@@ -196,3 +197,60 @@ def chat_rows(tokenizer, system_prompt: str | None, user: str, assistant: str) -
         # continuation, which is what generation sees anyway.
         full = prompt + assistant + (tokenizer.eos_token or "")
     return tokenizer.encode(prompt), tokenizer.encode(full[len(prompt) :])
+
+
+def read_index(folder) -> list[dict]:
+    """The entries of a ``:tokenize`` output, in document order."""
+    with open(Path(folder) / INDEX, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def _token_store(project):
+    import diskcache
+
+    return diskcache.Cache(str(project.layout.tokens), size_limit=project.doc.config.training.cache.max_bytes)
+
+
+def rows_for(project, keys: list[str]) -> list[dict]:
+    """The rows of each memo key, in order, from the token store; a key evicted since
+    ``:tokenize`` ran (``dlm cache clear``, size limit) is tokenized again from the document."""
+    base = project.base()
+    out: list[dict] = []
+    missing: dict[str, int] = {}
+    with _token_store(project) as store:
+        found = []
+        for key in keys:
+            rows = store.get(key)
+            found.append(rows)
+            if rows is None:
+                missing[key] = len(found) - 1
+        if missing:
+            names = tuple(project.doc.config.training.adapter_names)
+            tokenizer = load_tokenizer(base.path)
+            config = project.doc.config
+            for section in project.doc.sections:
+                key = memo_key(project, base, f"section:{section.id}")
+                if key in missing:
+                    found[missing.pop(key)] = tokenize_section(tokenizer, config.system_prompt, config.training.sequence_len, section, project.doc.path)
+            for file in project.sources.files:
+                key = memo_key(project, base, f"file:{project.source_hashes[file.relpath]}")
+                if key in missing:
+                    section = read_source_section(file, names)
+                    found[missing.pop(key)] = [] if section is None else tokenize_section(
+                        tokenizer, config.system_prompt, config.training.sequence_len, section, project.doc.path)
+    for rows in found:
+        out += rows or []
+    return out
+
+
+def memo_rows(project, identity: str, section: Section) -> list[dict]:
+    """Rows of a section known by identity (a replayed version), memoized in the token store."""
+    base = project.base()
+    config = project.doc.config
+    key = memo_key(project, base, identity)
+    with _token_store(project) as store:
+        rows = store.get(key)
+        if rows is None:
+            rows = tokenize_section(load_tokenizer(base.path), config.system_prompt, config.training.sequence_len, section, project.doc.path)
+            store.set(key, rows)
+    return rows

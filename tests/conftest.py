@@ -99,3 +99,24 @@ def run_dlm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         return DlmRun(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def embedded_base(tmp_path_factory):
+    """The embedded SmolLM2-135M, converted once per test session into its own DLM_HOME:
+    (ResolvedBase, home)."""
+    from dlmbuild.bases.resolve import resolve_base
+
+    home = tmp_path_factory.mktemp("embedded-home")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    return resolve_base("smollm2-135m", examples, home=home, materialize=True), home
+
+
+@pytest.fixture
+def embedded_home(embedded_base, tmp_path):
+    """A fresh, empty DLM_HOME that shares only the converted embedded base (``bases/``), so
+    tests on the real base do not see each other's stores."""
+    home = tmp_path / "dlm-home"
+    home.mkdir()
+    os.symlink(embedded_base[1] / "bases", home / "bases")
+    return home

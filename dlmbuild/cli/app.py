@@ -26,6 +26,11 @@ COMMANDS: dict[str, str] = {
     "graph": "dlmbuild.cli.graph:graph",
     "verify": "dlmbuild.cli.verify:verify",
     "cache": "dlmbuild.cli.cache:cache_app",
+    "train": "dlmbuild.cli.train:train",
+    "prompt": "dlmbuild.cli.prompt:prompt",
+    "repl": "dlmbuild.cli.repl:repl",
+    "doctor": "dlmbuild.cli.doctor:doctor",
+    "metrics": "dlmbuild.cli.metrics:metrics",
 }
 
 
@@ -54,7 +59,15 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def _interrupt_on_term(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    import signal
+
+    # `kill` gets the same clean stop as Ctrl-C: temp outputs removed, previous versions kept.
+    signal.signal(signal.SIGTERM, _interrupt_on_term)
     command = sys.argv[1] if len(sys.argv) > 1 else None
     try:
         make_app(command if command in COMMANDS else None)()

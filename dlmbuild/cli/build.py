@@ -1,6 +1,6 @@
 """``dlm build DOC [:target ...]``: bring targets up to date, reusing everything cached.
 
-The default target is ``:tokenize`` until training lands. ``--watch`` keeps rebuilding as the
+The default target is ``:train`` (every adapter). ``--watch`` keeps rebuilding as the
 document, its sources and ignore files change (see engine/watch.py).
 """
 
@@ -21,7 +21,7 @@ from dlmbuild.rules import DEFAULT_TARGET
 
 def build(
     doc: Path = typer.Argument(..., help="The .dlm document."),
-    targets: list[str] = typer.Argument(None, help="Targets such as :tokenize, :train, :export-ollama (default :tokenize)."),
+    targets: list[str] = typer.Argument(None, help="Targets such as :tokenize, :train, :train-NAME (default :train)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would be built; build nothing."),
     explain: bool = typer.Option(False, "--explain", help="For every target that runs, say which input changed."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, max=64, help="Cheap targets to run in parallel."),
@@ -30,6 +30,7 @@ def build(
     frozen: bool = typer.Option(False, "--frozen", help="Fail if the build would change dlm.lock."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once if another build holds the store."),
     watch: bool = typer.Option(False, "--watch", help="Rebuild whenever the document or its sources change."),
+    no_replay: bool = typer.Option(False, "--no-replay", help="Train on the document as it is now, without replaying earlier section versions."),
 ) -> None:
     """Build targets of a document."""
     if watch:
@@ -38,15 +39,15 @@ def build(
         watch_build(doc, targets or [], jobs=jobs, explain=explain)
         return
     code = run_build(doc, targets or [], dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going,
-                     as_json=as_json, frozen=frozen, no_wait=no_wait)
+                     as_json=as_json, frozen=frozen, no_wait=no_wait, replay=not no_replay)
     if code:
         raise typer.Exit(code)
 
 
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
-              home: Path | None = None, quiet: bool = False, cancel=None) -> int:
-    project, graph = open_project(doc, home, materialize_base=not dry_run)
+              home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True) -> int:
+    project, graph = open_project(doc, home, materialize_base=not dry_run, options={"replay": replay, "quiet": quiet or as_json})
     requested = graph.resolve(targets or [DEFAULT_TARGET])
     show = (lambda r: None) if (as_json or quiet) else (lambda r: print_result(r, explain or dry_run))
     engine = make_engine(project, graph, quiet=quiet or as_json, on_result=show)

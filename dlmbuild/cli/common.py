@@ -17,10 +17,11 @@ from dlmbuild.project import Project
 STATUS_MARK = {"built": "built ", "cached": "cached", "dirty": "dirty ", "failed": "FAILED", "skipped": "skip  "}
 
 
-def open_project(doc: Path, home: Path | None = None, *, materialize_base: bool = False) -> tuple[Project, Graph]:
+def open_project(doc: Path, home: Path | None = None, *, materialize_base: bool = False,
+                 options: dict | None = None) -> tuple[Project, Graph]:
     from dlmbuild.rules import graph_for
 
-    project = Project.open(doc, home, materialize_base=materialize_base)
+    project = Project.open(doc, home, materialize_base=materialize_base, options=options)
     return project, graph_for(project)
 
 

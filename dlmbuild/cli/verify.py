@@ -1,7 +1,8 @@
 """``dlm verify DOC``: rebuild the locked targets from scratch and compare with ``dlm.lock``.
 
 The rebuild runs in a throwaway store (a temporary ``$DLM_HOME``) that shares only the
-store-wide base cache, whose weights are themselves checked against the lock's base hashes. A
+store-wide base cache, whose weights are themselves checked against the lock's base hashes, and
+starts from a copy of the document's replay corpus (history is an input of training). A
 mismatch prints each differing target and file and exits 4.
 """
 
@@ -40,6 +41,11 @@ def verify_against(doc: Path, lock) -> list[str]:
         if real_bases.exists():
             os.symlink(real_bases, scratch / "bases")
         project, graph = open_project(doc, scratch, materialize_base=True)
+        # The replay corpus is an input of :data-<adapter> (what earlier builds trained on), so
+        # the rebuild starts from a copy of it; everything else is rebuilt from nothing.
+        replay = dlm_home() / project.layout.replay.relative_to(scratch)
+        if replay.is_dir():
+            shutil.copytree(replay, project.layout.replay)
         names = [n for n in sorted(lock.targets) if n in graph.targets]
         missing = [n for n in sorted(lock.targets) if n not in graph.targets]
         engine = make_engine(project, graph, quiet=True)

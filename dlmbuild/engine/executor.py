@@ -15,6 +15,7 @@ waits for running actions to stop, and re-raises.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -31,6 +32,7 @@ from dlmbuild.engine.graph import Graph
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.state import BuildState
 from dlmbuild.engine.target import ActionContext, InputsUnavailable, Target
+from dlmbuild.document.text import one_line
 from dlmbuild.errors import DlmError
 
 
@@ -145,6 +147,8 @@ class Engine:
             hit = self.cache.lookup(key)
             if hit is not None:
                 self.state.record(target.name, components, key)
+                if target.publish is not None and not dry_run:
+                    target.publish(key, hit.out_dir)
                 return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files, hit.out_dir)
             why = reasons(self.state.previous(target.name), components) if (explain or dry_run) else []
             if target.action is None or target.unavailable:
@@ -160,11 +164,18 @@ class Engine:
             with heavy if target.heavy else contextlib.nullcontext():
                 outputs = self._execute(target, key, deps, cancelled)
             self.state.record(target.name, components, key)
+            if target.publish is not None:
+                target.publish(key, outputs.out_dir)
             return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files, outputs.out_dir, why)
         except InputsUnavailable as exc:
             return TargetResult(target.name, "dirty", time.perf_counter() - started, reasons=[str(exc)])
         except DlmError as exc:
             return TargetResult(target.name, "failed", time.perf_counter() - started, error=str(exc))
+        except Exception as exc:  # a bug or a library failure (e.g. out of memory): one line, not a traceback
+            if os.environ.get("DLM_DEBUG"):
+                raise
+            return TargetResult(target.name, "failed", time.perf_counter() - started,
+                                error=f"{type(exc).__name__}: {one_line(str(exc))} (DLM_DEBUG=1 shows the traceback)")
 
     def _execute(self, target: Target, key: str, deps: dict[str, TargetResult], cancelled: threading.Event):
         self.cache.root.mkdir(parents=True, exist_ok=True)
@@ -175,7 +186,7 @@ class Engine:
             previous = self.state.previous(target.name)
             prev_out = self.cache.entry_dir(previous["key"]) / "out" if previous else None
             ctx = ActionContext(target, out, {d: r.out_dir for d, r in deps.items()}, self.project, cancelled, self.log,
-                                prev_out if prev_out is not None and prev_out.is_dir() else None)
+                                prev_out if prev_out is not None and prev_out.is_dir() else None, key)
             assert target.action is not None
             target.action(ctx)
             return self.cache.commit(key, target.name, out)

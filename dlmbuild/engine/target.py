@@ -34,6 +34,7 @@ class ActionContext:
     cancelled: threading.Event
     log: Callable[[str], None]
     previous_out: Path | None = None  # this target's last committed output, for incremental actions
+    key: str = ""  # the action key this output will be stored under
 
     def check_cancelled(self) -> None:
         """Long actions call this between steps so Ctrl-C and --watch restarts stop them cleanly."""
@@ -54,6 +55,9 @@ class Target:
     heavy: bool = False
     description: str = ""
     unavailable: str = ""  # why this target cannot be built by this dlm yet ('' = it can)
+    # Called with (key, committed output folder) whenever a real build settles on an output,
+    # built or cached: how a rule installs it somewhere users look (an adapter's current version).
+    publish: Callable[[str, Path], None] | None = None
 
     @property
     def rule_id(self) -> str:

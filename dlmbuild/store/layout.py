@@ -6,6 +6,9 @@
         state/files.pkl       file-state cache (stat -> content hash)
         state/targets.pkl     last build's key components per target (for --explain)
         tokens/               diskcache of tokenized sections
+        adapters/<name>/      published adapter versions: versions/vNNNN/ + current (pointer)
+        replay/<name>.jsonl   append-only corpus of every section version an adapter trained on
+        metrics.sqlite        per-step loss, learning rate and throughput of every training run
         build.lock            one build at a time
 """
 
@@ -48,3 +51,15 @@ class StoreLayout:
     @property
     def bases(self) -> Path:
         return self.home / "bases"
+
+    @property
+    def adapters(self) -> Path:
+        return self.root / "adapters"
+
+    @property
+    def replay(self) -> Path:
+        return self.root / "replay"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.sqlite"

@@ -241,14 +241,20 @@ def test_failed_target_keeps_its_previous_outputs(tmp_path: Path):
     assert calls[":a"] == 2
 
 
-def test_rule_bug_exception_propagates(tmp_path: Path):
-    """A non-DlmError from an action is a rule bug: it is not turned into a one-line failure."""
+def test_unexpected_exception_fails_the_target_in_one_line(tmp_path: Path, monkeypatch):
+    """A non-DlmError from an action (a rule bug, a library's out-of-memory) fails that target
+    with one line naming the exception; DLM_DEBUG=1 lets it propagate with its traceback."""
     def crash(ctx: ActionContext) -> None:
-        raise ZeroDivisionError("rule bug")
+        raise ZeroDivisionError("rule bug\nsecond line")
 
+    monkeypatch.delenv("DLM_DEBUG", raising=False)
+    [result] = engine_for(tmp_path, [Target(":a", "ra", 1, crash)]).run([":a"])
+    assert result.status == "failed"
+    assert result.error == "ZeroDivisionError: rule bug\\nsecond line (DLM_DEBUG=1 shows the traceback)"
+    assert ActionCache(tmp_path / "actions", FileStateCache(None)).entries() == []
+    monkeypatch.setenv("DLM_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         engine_for(tmp_path, [Target(":a", "ra", 1, crash)]).run([":a"])
-    assert ActionCache(tmp_path / "actions", FileStateCache(None)).entries() == []
 
 
 # --- cancellation ---------------------------------------------------------------------------

@@ -80,3 +80,27 @@ def project_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return root
+
+
+def make_trainable_base(folder: Path, seed: int = 0) -> Path:
+    """``make_base`` plus real random-init Llama weights (hidden 16, 2 layers), built from a config
+    in the test: the real training path on a model that trains in milliseconds per step."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    make_base(folder)
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    config = LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, max_position_embeddings=256, tie_word_embeddings=True,
+                         bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture
+def trainable_dir(project_dir):
+    """``project_dir`` whose base has real (random) weights."""
+    make_trainable_base(project_dir / "base")
+    age(project_dir)
+    return project_dir

@@ -23,7 +23,7 @@ def _index(doc: Path) -> list[dict]:
 
 def test_build_indexes_every_section_and_source_file(project_dir):
     doc = project_dir / "doc.dlm"
-    assert run_build(doc, [], quiet=True) == 0
+    assert run_build(doc, [":tokenize"], quiet=True) == 0
     index = _index(doc)
     assert [e["type"] for e in index] == ["prose", "instruction", "prose", "prose", "prose"]
     assert [e["source"] for e in index][-2:] == ["notes/a.md", "notes/b.md"]
@@ -46,13 +46,13 @@ def test_instruction_mask_covers_exactly_the_answer(project_dir):
 
 def test_second_build_is_cached_and_one_edit_tokenizes_one_section(project_dir, capsys):
     doc = project_dir / "doc.dlm"
-    run_build(doc, [])
+    run_build(doc, [":tokenize"])
     first = capsys.readouterr()
     assert "5 sections, 5 tokenized now" in first.err
-    run_build(doc, [])
+    run_build(doc, [":tokenize"])
     assert "cached  :tokenize" in capsys.readouterr().out
     doc.write_text(doc.read_text().replace("the item is of value", "the item is of the value"))
-    run_build(doc, [], explain=True)
+    run_build(doc, [":tokenize"], explain=True)
     out = capsys.readouterr()
     assert "5 sections, 1 tokenized now" in out.err
     assert "input added: section:" in out.out and "input removed: section:" in out.out
@@ -61,23 +61,23 @@ def test_second_build_is_cached_and_one_edit_tokenizes_one_section(project_dir, 
 def test_revert_is_a_cache_hit_and_unread_config_dirties_nothing(project_dir, capsys):
     doc = project_dir / "doc.dlm"
     original = doc.read_text()
-    run_build(doc, [], quiet=True)
+    run_build(doc, [":tokenize"], quiet=True)
     doc.write_text(original.replace("the item is of value", "the item is a value"))
-    run_build(doc, [], quiet=True)
+    run_build(doc, [":tokenize"], quiet=True)
     doc.write_text(original)
-    run_build(doc, [])
+    run_build(doc, [":tokenize"])
     assert "cached  :tokenize" in capsys.readouterr().out
     doc.write_text(original.replace("default_quant: Q4_K_M", "default_quant: Q8_0"))
-    run_build(doc, [])
+    run_build(doc, [":tokenize"])
     assert "cached  :tokenize" in capsys.readouterr().out
 
 
 def test_editing_one_source_file_reads_only_that_file(project_dir, capsys):
     doc = project_dir / "doc.dlm"
-    run_build(doc, [], quiet=True)
+    run_build(doc, [":tokenize"], quiet=True)
     (project_dir / "notes" / "b.md").write_text("what is the fact\n")
     age(project_dir / "notes")
-    run_build(doc, [], explain=True)
+    run_build(doc, [":tokenize"], explain=True)
     out = capsys.readouterr()
     assert "input changed: file:notes/b.md" in out.out
     assert "1 tokenized now" in out.err
@@ -86,7 +86,7 @@ def test_editing_one_source_file_reads_only_that_file(project_dir, capsys):
 def test_pair_longer_than_sequence_len_fails_with_its_line(project_dir, capsys):
     doc = project_dir / "doc.dlm"
     doc.write_text(doc.read_text().replace("sequence_len: 64", "sequence_len: 32").replace("the fact is a value", "the fact " * 20))
-    assert run_build(doc, []) == 1
+    assert run_build(doc, [":tokenize"]) == 1
     out = capsys.readouterr().out
     assert "doc.dlm:15:1: Q/A pair is" in out and "longer than training.sequence_len 32" in out
     assert read_lock(doc) is None

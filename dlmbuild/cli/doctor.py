@@ -1,0 +1,154 @@
+"""``dlm doctor [DOC] [--json]``: what training would do on this machine, before it does it.
+
+Without a document it reports the machine: device, precision, threads, memory, disk, toolchain,
+the embedded base. With one it resolves every adapter's plan (steps, batch, learning rate, target
+modules) the way ``:train`` will, estimates peak memory, and lists refusals with their fix. The
+number of packed blocks comes from the last ``:data-<adapter>`` output when there is one, else
+from the document's length (about four characters per token).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import typer
+
+from dlmbuild.rules.support import package_version
+
+GIB = 1024**3
+TOOLCHAIN = ("torch", "transformers", "peft", "trl", "accelerate", "tokenizers", "gguf", "bitsandbytes", "llama-cpp-python")
+
+
+def machine_report(home: Path) -> dict:
+    import importlib.util
+
+    import torch
+
+    from dlmbuild.bases.embedded import INSTALL_HINT, PACKAGE, bases_root
+    from dlmbuild.train.device import pick_device
+    from dlmbuild.train.resources import available_memory, free_disk
+
+    device = pick_device("auto")
+    memory = available_memory(device.device)
+    embedded_installed = importlib.util.find_spec(PACKAGE) is not None
+    converted = any(bases_root(home).glob("smollm2-135m/*/model.safetensors")) if bases_root(home).exists() else False
+    refusals = []
+    if not embedded_installed:
+        refusals.append(f"embedded base smollm2-135m is not installed: {INSTALL_HINT}")
+    try:
+        import bitsandbytes  # noqa: F401
+
+        qlora = "available"
+    except Exception:
+        qlora = "unavailable (pip install bitsandbytes to train adapter: qlora)"
+    return {
+        "device": device.as_dict() | {"cuda_devices": torch.cuda.device_count()},
+        "memory_free_gib": round(memory / GIB, 1) if memory else None,
+        "disk_free_gib": round(free_disk(home) / GIB, 1),
+        "home": str(home),
+        "toolchain": {name: package_version(name) for name in TOOLCHAIN},
+        "embedded_base": {"installed": embedded_installed, "converted": converted},
+        "qlora": qlora,
+        "refusals": refusals,
+    }
+
+
+def document_report(doc: Path, home: Path) -> dict:
+    from dlmbuild.cli.common import open_project
+    from dlmbuild.engine.lockfile import read_lock
+    from dlmbuild.train.device import pick_device
+    from dlmbuild.train.plan import make_plan
+    from dlmbuild.train.resources import available_memory, estimate
+
+    project, _graph = open_project(doc, home)
+    training = project.doc.config.training
+    device = pick_device(training.precision)
+    base = None
+    refusals = []
+    try:
+        base = project.base()
+    except Exception as exc:  # not materialized, or missing: say so, keep going
+        refusals.append(f"base: {exc} (run 'dlm build {doc}' to resolve it)")
+    lock = read_lock(project.doc.path)
+    adapters = {}
+    for name in training.adapter_names:
+        blocks, source = _blocks(project, lock, name)
+        plan = make_plan(training, name, blocks)
+        entry = {"plan": plan.as_dict(), "blocks_from": source}
+        if base is not None:
+            guess = estimate(plan, base.path)
+            entry["estimated_peak_gib"] = round(guess.peak_bytes / GIB, 2)
+            entry["trainable_params"] = guess.trainable_params
+            memory = available_memory(device.device)
+            if memory is not None and guess.peak_bytes > memory:
+                refusals.append(f"adapter '{name}' needs about {guess.peak_bytes / GIB:.1f} GiB, {memory / GIB:.1f} GiB free: "
+                                "lower training.micro_batch_size or training.sequence_len")
+        if plan.kind == "qlora" and device.device == "cpu":
+            entry["note"] = "qlora on CPU trains but is slower than lora; it saves memory only"
+        adapters[name] = entry
+    return {"document": str(doc), "base": base.key if base else project.doc.config.base_model,
+            "device": device.as_dict(), "adapters": adapters, "refusals": refusals}
+
+
+def _blocks(project, lock, name: str) -> tuple[int, str]:
+    entry = lock.targets.get(f":data-{name}") if lock else None
+    seq = project.doc.config.training.sequence_len
+    if entry is not None:
+        rows = project.layout.actions / entry.key[:2] / entry.key / "out" / "rows.jsonl"
+        if rows.is_file():
+            from dlmbuild.train.packing import pack
+
+            with open(rows, encoding="utf-8") as handle:
+                return len(pack([json.loads(line) for line in handle], seq)), "last build"
+    chars = sum(len(s.text) for s in project.doc.sections if name in s.adapters)
+    return max(1, math.ceil(chars / 4 / seq)), "estimate from document length"
+
+
+def doctor(
+    doc: Path = typer.Argument(None, help="A .dlm document to plan (optional)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show the training plan and what this machine can do."""
+    from dlmbuild.store.layout import dlm_home
+
+    home = dlm_home()
+    report = {"schema": "dlm.doctor/1", "machine": machine_report(home)}
+    if doc is not None:
+        report["document"] = document_report(doc, home)
+    if as_json:
+        typer.echo(json.dumps(report, indent=1, sort_keys=True))
+    else:
+        _print(report)
+    refusals = report["machine"]["refusals"] + (report.get("document", {}).get("refusals", []))
+    if refusals:
+        raise typer.Exit(3)
+
+
+def _print(report: dict) -> None:
+    machine = report["machine"]
+    device = machine["device"]
+    out = sys.stdout.write
+    out(f"device        {device['device']} ({device['threads']} threads), autocast {device['autocast'] or 'off (float32)'}\n")
+    out(f"determinism   {device['determinism']}\n")
+    out(f"memory free   {machine['memory_free_gib']} GiB; disk free {machine['disk_free_gib']} GiB in {machine['home']}\n")
+    base = machine["embedded_base"]
+    out(f"embedded base smollm2-135m {'installed' if base['installed'] else 'NOT installed'}"
+        f"{', converted' if base['converted'] else ', not converted yet (first build converts it, ~25 s)'}\n")
+    out(f"qlora         {machine['qlora']}\n")
+    out("toolchain     " + ", ".join(f"{k} {v}" for k, v in machine["toolchain"].items() if v != "absent") + "\n")
+    document = report.get("document")
+    if document:
+        out(f"\n{document['document']} on {document['base']}\n")
+        for name, entry in document["adapters"].items():
+            plan = entry["plan"]
+            out(f"  {name}: {plan['kind']} r={plan['r']} alpha={plan['alpha']:g}, {plan['blocks']} blocks x {plan['sequence_len']} "
+                f"({entry['blocks_from']}), batch {plan['micro_batch']} x accum {plan['grad_accum']}, "
+                f"{plan['epochs']} epochs = {plan['steps']} steps, lr {plan['learning_rate']:g}")
+            if "estimated_peak_gib" in entry:
+                out(f", ~{entry['estimated_peak_gib']} GiB peak, {entry['trainable_params']:,} trainable params")
+            out("\n")
+    for refusal in machine["refusals"] + (document or {}).get("refusals", []):
+        out(f"REFUSED       {refusal}\n")

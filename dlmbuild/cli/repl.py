@@ -1,0 +1,90 @@
+"""``dlm repl DOC``: a multi-turn chat with the trained model.
+
+Slash commands: ``/adapter NAME`` (switch, keeping history), ``/temp T``, ``/reset`` (forget
+history), ``/quit`` (or Ctrl-D), ``/help``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import typer
+
+from dlmbuild.errors import DlmError
+
+HELP = "/adapter NAME  switch adapter | /temp T  set temperature | /reset  forget history | /quit  leave"
+
+
+def repl(
+    doc: Path = typer.Argument(..., help="The .dlm document."),
+    adapter: str = typer.Option(None, "--adapter", "-a", help="Which adapter to start with."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, max=32768),
+    temp: float = typer.Option(None, "--temp", min=0.0, max=2.0),
+    top_p: float = typer.Option(None, "--top-p", min=0.01, max=1.0),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Chat with the trained model, with history."""
+    from dlmbuild.cli.prompt import sampling_options
+    from dlmbuild.infer.session import ChatSession, choose_adapter, current_version
+    from dlmbuild.project import Project
+
+    project = Project.open(doc, materialize_base=True)
+    name = choose_adapter(project, adapter)
+    current_version(project, name)
+    session = ChatSession.open(project, name)
+    settings = sampling_options(project, max_new_tokens, temp, top_p, seed)
+    history: list[dict[str, str]] = []
+    interactive = sys.stdin.isatty()
+    print(f"dlm repl: {doc.name}, adapter {session.adapter} {session.version.label}. {HELP}", file=sys.stderr)
+    while True:
+        try:
+            line = input("> " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            command, _, arg = line.partition(" ")
+            try:
+                if command in ("/quit", "/exit"):
+                    break
+                elif command == "/reset":
+                    history.clear()
+                    print("(history cleared)", file=sys.stderr)
+                elif command == "/temp":
+                    settings = dataclasses.replace(settings, temperature=_temperature(arg))
+                    print(f"(temperature {settings.temperature:g})", file=sys.stderr)
+                elif command == "/adapter":
+                    session.switch(arg.strip() or None)
+                    print(f"(adapter {session.adapter} {session.version.label})", file=sys.stderr)
+                elif command == "/help":
+                    print(HELP, file=sys.stderr)
+                else:
+                    print(f"unknown command {command}; {HELP}", file=sys.stderr)
+            except DlmError as exc:
+                print(f"dlm: {exc}", file=sys.stderr)
+            continue
+        history.append({"role": "user", "content": line})
+
+        def show(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+        answer = session.reply(history, settings, show)
+        sys.stdout.write("\n")
+        history.append({"role": "assistant", "content": answer})
+
+
+def _temperature(arg: str) -> float:
+    from dlmbuild.errors import UsageError
+
+    try:
+        value = float(arg)
+    except ValueError:
+        raise UsageError(f"/temp needs a number between 0 and 2, not '{arg}'") from None
+    if not 0 <= value <= 2:
+        raise UsageError(f"/temp needs a number between 0 and 2, not '{arg}'")
+    return value

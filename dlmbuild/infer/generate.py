@@ -1,0 +1,63 @@
+"""Token-by-token generation with a KV cache, streaming decoded text as it grows.
+
+A small loop instead of ``model.generate``: it streams through dlm's own tokenizer (no
+transformers tokenizer needed), stops at the base's end-of-turn token, and draws samples from a
+seeded ``torch.Generator`` so ``--seed`` makes a sampled answer repeatable. ``temperature 0`` is
+greedy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sampling:
+    max_new_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+
+
+def pick(logits, settings: Sampling, generator) -> int:
+    import torch
+
+    if settings.temperature <= 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits.float() / settings.temperature, dim=-1)
+    if settings.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < settings.top_p
+        keep[0] = True
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+        probs = probs / probs.sum()
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def generate(model, tokenizer, prompt_ids: list[int], settings: Sampling, on_text=lambda s: None) -> str:
+    """The answer's text; ``on_text`` receives each new piece as soon as it decodes cleanly."""
+    import torch
+
+    generator = torch.Generator().manual_seed(settings.seed)
+    stops = {t for t in (tokenizer.eos_token_id,) if t is not None}
+    out: list[int] = []
+    shown = ""
+    past = None
+    step_ids = torch.tensor([prompt_ids], dtype=torch.long)
+    with torch.inference_mode():
+        for _ in range(settings.max_new_tokens):
+            result = model(input_ids=step_ids, past_key_values=past, use_cache=True)
+            past = result.past_key_values
+            token = pick(result.logits[0, -1], settings, generator)
+            if token in stops:
+                break
+            out.append(token)
+            text = tokenizer.decode(out)
+            if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                on_text(text[len(shown):])
+                shown = text
+            step_ids = torch.tensor([[token]], dtype=torch.long)
+    text = tokenizer.decode(out)
+    if len(text) > len(shown):
+        on_text(text[len(shown):])
+    return text

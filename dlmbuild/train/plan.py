@@ -1,0 +1,89 @@
+"""The training plan: every ``auto`` knob resolved into a number, from the document and its rows.
+
+One function decides, so that ``dlm doctor`` prints exactly what ``:train`` will do. The policy
+for small documents (the common case: notes, a handful of Q/A pairs):
+  - steps: enough epochs to reach about ``TARGET_STEPS`` optimizer steps, at most
+    ``MAX_AUTO_EPOCHS`` passes (a large codebase trains one or two passes instead);
+  - learning rate: ``AUTO_LR[kind]``, measured by ``benchmarks/quality.py`` as the rate that
+    recalls trained facts while keeping general text loss within budget;
+  - nothing held out: a tiny document needs every pair in training (eval is the gate's job).
+Precision ``auto`` is bf16 autocast where the hardware runs bf16 natively (CUDA with bf16, a CPU
+with AVX512-BF16 or AMX), float32 otherwise; weights stay float32 on CPU either way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+TARGET_STEPS = 60
+MAX_AUTO_EPOCHS = 30
+AUTO_LR = {"lora": 1e-3, "dora": 1e-3, "qlora": 1e-3}
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    adapter: str
+    kind: str  # lora | dora | qlora
+    r: int
+    alpha: float
+    dropout: float
+    target_modules: tuple[str, ...] | str  # 'auto' until the base is loaded
+    learning_rate: float
+    epochs: int
+    steps: int
+    micro_batch: int
+    grad_accum: int
+    scheduler: str
+    warmup_steps: int
+    optimizer: str
+    seed: int
+    sequence_len: int
+    blocks: int
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["target_modules"] = list(self.target_modules) if not isinstance(self.target_modules, str) else self.target_modules
+        return out
+
+
+def adapter_seed(doc_seed: int, adapter: str) -> int:
+    """A per-adapter seed: the document seed mixed with the adapter's name (stable across runs,
+    unlike Python's ``hash``), so two adapters of one document start from different draws."""
+    import xxhash
+
+    return xxhash.xxh32_intdigest(adapter.encode(), seed=doc_seed) & 0x7FFFFFFF
+
+
+def knob(training, spec, name: str):
+    """An adapter's own setting where it has one, else the document-wide one."""
+    value = getattr(spec, name, None) if spec is not None else None
+    return getattr(training, name) if value is None else value
+
+
+def make_plan(training, adapter: str, blocks: int) -> TrainPlan:
+    """Resolve the plan for ``adapter`` given how many packed blocks its rows fill."""
+    spec = training.adapters.get(adapter) if training.adapters else None
+    kind = knob(training, spec, "adapter")
+    per_step = training.micro_batch_size * training.grad_accum
+    steps_per_epoch = max(1, math.ceil(blocks / per_step))
+    epochs = knob(training, spec, "num_epochs")
+    if epochs == "auto":
+        epochs = max(1, min(MAX_AUTO_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch)))
+    steps = steps_per_epoch * epochs
+    if training.max_steps is not None:
+        steps = min(steps, training.max_steps)
+    lr = knob(training, spec, "learning_rate")
+    if lr == "auto":
+        lr = AUTO_LR[kind]
+    modules = knob(training, spec, "target_modules")
+    warmup = 0 if training.lr_scheduler == "constant" else int(steps * training.warmup_ratio)
+    return TrainPlan(
+        adapter=adapter, kind=kind, r=knob(training, spec, "lora_r"), alpha=float(knob(training, spec, "lora_alpha")),
+        dropout=float(knob(training, spec, "lora_dropout")),
+        target_modules=modules if isinstance(modules, str) else tuple(sorted(modules)),
+        learning_rate=float(lr), epochs=int(epochs), steps=int(steps), micro_batch=training.micro_batch_size,
+        grad_accum=training.grad_accum, scheduler=training.lr_scheduler, warmup_steps=warmup,
+        optimizer=training.optimizer, seed=adapter_seed(training.seed, adapter), sequence_len=training.sequence_len,
+        blocks=blocks,
+    )

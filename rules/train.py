@@ -1,0 +1,252 @@
+"""``:data-<adapter>`` and ``:train-<adapter>``: an adapter's training rows, then the adapter.
+
+``:data-<name>`` is cheap: it picks the rows routed to the adapter out of ``:tokenize`` and mixes
+in a deterministic sample of the replay corpus (section versions trained before and no longer in
+the document). It exists so that each adapter's training key depends on its own rows only: an
+edit routed to ``tone`` rebuilds ``:data-knowledge`` to identical bytes, and early cutoff keeps
+``:train-knowledge`` cached.
+
+``:train-<name>`` is heavy: it packs the rows, resolves the plan and trains from the base
+(hermetic: the adapter depends on the document, the replay sample, the base and the seed, never
+on the previous version, so ``dlm verify`` can rebuild it from scratch and compare bytes). The
+base is loaded once per process and shared by every adapter of the build. On success the output
+is published as the adapter's next version and the sections it trained on join the replay corpus.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dlmbuild.document.sections import SectionType
+from dlmbuild.engine.hashing import hash_json
+from dlmbuild.engine.target import ActionContext, Target
+from dlmbuild.errors import DocumentError, Location
+from dlmbuild.rules import tokenize
+from dlmbuild.rules.support import BaseInputs, toolchain_of
+
+DATA_VERSION = 1
+TRAIN_VERSION = 1
+ROWS = "rows.jsonl"
+DATA_SUMMARY = "data.json"
+TRAIN_SUMMARY = "dlm-train.json"
+PLAN_KEYS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "sequence_len", "micro_batch_size",
+             "grad_accum", "learning_rate", "num_epochs", "max_steps", "lr_scheduler", "warmup_ratio", "optimizer",
+             "precision", "seed")
+
+
+def targets(project) -> list[Target]:
+    out = []
+    for name in project.doc.config.training.adapter_names:
+        out += [data_target(project, name), train_target(project, name)]
+    return out
+
+
+def replay_enabled(project) -> bool:
+    return project.doc.config.training.replay.enabled and project.options.get("replay", True)
+
+
+def current_ids(project, adapter: str) -> set[str]:
+    """Replay identities of what the document trains ``adapter`` on now (no tokenizing)."""
+    ids = {f"section:{s.id}" for s in project.doc.sections if adapter in s.adapters}
+    names = project.doc.config.training.adapter_names
+    for file in project.sources.files:
+        if adapter in ((file.adapter,) if file.adapter else names):
+            ids.add(f"file:{project.source_hashes[file.relpath]}")
+    return ids
+
+
+def corpus(project, adapter: str):
+    from dlmbuild.train.replay import ReplayCorpus
+
+    return ReplayCorpus(project.layout.replay, adapter)
+
+
+def data_target(project, name: str) -> Target:
+    config = project.doc.config
+
+    def inputs() -> dict[str, str]:
+        from dlmbuild.train.replay import stale_ids
+
+        named = dict(BaseInputs(project).tokenizer())
+        if replay_enabled(project):
+            named["replay:stale"] = hash_json(stale_ids(corpus(project, name).ids(), current_ids(project, name)))
+        return named
+
+    return Target(
+        name=f":data-{name}", rule="data", version=DATA_VERSION, action=lambda ctx: build_data(ctx, name),
+        deps=(":tokenize",),
+        config={"adapter": name, "replay": config.training.replay.model_dump(mode="json") | {"enabled": replay_enabled(project)},
+                "seed": config.training.seed, "system_prompt": config.system_prompt,
+                "training.sequence_len": config.training.sequence_len, "loss_mask": tokenize.LOSS_MASK_MODE},
+        inputs=inputs, toolchain=lambda: toolchain_of("tokenizers", "jinja2"),
+        description=f"training rows of adapter '{name}' (with replay)",
+    )
+
+
+def train_target(project, name: str) -> Target:
+    training = project.doc.config.training
+    spec = training.adapters.get(name) if training.adapters else None
+    kind = (spec.adapter if spec and spec.adapter else training.adapter)
+
+    def toolchain() -> dict[str, str]:
+        return toolchain_of("torch", "transformers", "peft", *(("bitsandbytes",) if kind == "qlora" else ()))
+
+    return Target(
+        name=f":train-{name}", rule="train", version=TRAIN_VERSION, action=lambda ctx: train(ctx, name),
+        deps=(f":data-{name}",),
+        config={"adapter_name": name, "training": {k: getattr(training, k) for k in PLAN_KEYS},
+                "adapter": spec.model_dump(mode="json", exclude_none=True) if spec else {}},
+        inputs=lambda: BaseInputs(project).weights(), toolchain=toolchain, heavy=True,
+        description=f"train {kind.upper()} adapter '{name}'",
+        publish=lambda key, out: publish(project, name, key, out),
+    )
+
+
+# -- :data-<name> ----------------------------------------------------------------------------
+
+def build_data(ctx: ActionContext, name: str) -> None:
+    from dlmbuild.train.replay import record_section, replay_budget, sample, stale_ids
+
+    project = ctx.project
+    config = project.doc.config
+    entries = [e for e in tokenize.read_index(ctx.dep_outputs[":tokenize"]) if name in e["adapters"]
+               and e["type"] != SectionType.PREFERENCE.value]
+    rows = tokenize.rows_for(project, [e["key"] for e in entries])
+    replayed: list[str] = []
+    replay_rows: list[dict] = []
+    if replay_enabled(project):
+        records = corpus(project, name).records()
+        stale = stale_ids(set(records), current_ids(project, name))
+        knobs = config.training.replay
+        replayed = sample(stale, replay_budget(len(rows), knobs.fraction, knobs.max_rows, len(stale)), config.training.seed)
+        for identity in replayed:
+            section = record_section(records[identity], name)
+            if section.type is SectionType.PREFERENCE:
+                continue
+            replay_rows += tokenize.memo_rows(project, identity, section)
+    if not rows and not replay_rows:
+        raise DocumentError(f"adapter '{name}' has nothing to train: add prose or ::instruction:: sections routed to it",
+                            Location(project.doc.path, 1, 1))
+    with open(ctx.out_dir / ROWS, "w", encoding="utf-8") as out:
+        for row in rows + replay_rows:
+            out.write(json.dumps({k: row[k] for k in ("input_ids", "loss_mask") if k in row}, separators=(",", ":")) + "\n")
+    summary = {"adapter": name, "sections": len(entries), "rows": len(rows), "replay_sections": replayed,
+               "replay_rows": len(replay_rows), "tokens": sum(len(r["input_ids"]) for r in rows + replay_rows)}
+    (ctx.out_dir / DATA_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    ctx.log(f":data-{name}: {len(rows)} rows from {len(entries)} sections, {len(replay_rows)} replayed rows")
+
+
+def read_rows(folder: Path) -> list[dict]:
+    with open(Path(folder) / ROWS, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+# -- :train-<name> ---------------------------------------------------------------------------
+
+def config_location(project, *keys: str) -> Location:
+    _, node = project.doc.frontmatter.find(keys)
+    if node is None:
+        return Location(project.doc.path, 1, 1)
+    return project.doc.frontmatter.location(project.doc.path, node.start_mark)
+
+
+def check_sequence_len(project, base) -> None:
+    """Refuse a ``sequence_len`` longer than the base's context window."""
+    limit = base_context_length(base.path)
+    seq = project.doc.config.training.sequence_len
+    if limit and seq > limit:
+        raise DocumentError(f"training.sequence_len {seq} is longer than base '{base.key}' can take ({limit} tokens)",
+                            config_location(project, "training", "sequence_len"))
+
+
+def base_context_length(folder: Path) -> int | None:
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return config.get("max_position_embeddings") or config.get("n_positions")
+
+
+def train(ctx: ActionContext, name: str) -> None:
+    from dlmbuild.train.base_model import load_base
+    from dlmbuild.train.device import pick_device
+    from dlmbuild.train.metrics import MetricsDB
+    from dlmbuild.train.packing import pack
+    from dlmbuild.train.plan import make_plan
+    from dlmbuild.train.progress import Progress
+    from dlmbuild.train.recipe import train_adapter
+    from dlmbuild.train.resources import check_resources
+    from dlmbuild.train.tokenizer import BaseTokenizer
+
+    project = ctx.project
+    training = project.doc.config.training
+    base = project.base()
+    check_sequence_len(project, base)
+    blocks = pack(read_rows(ctx.dep_outputs[f":data-{name}"]), training.sequence_len)
+    plan = make_plan(training, name, len(blocks))
+    device = pick_device(training.precision)
+    check_resources(plan, device, base.path, project.layout.root)
+    tokenizer = BaseTokenizer(base.path)
+    pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    import torch
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(device.threads)
+    ctx.log(f":train-{name}: {plan.kind} r={plan.r} on {len(blocks)} blocks x {plan.sequence_len}, {plan.steps} steps, "
+            f"lr {plan.learning_rate:g}, {device.device} {device.autocast or 'float32'}")
+    model = load_base(base.path, device.device, qlora=plan.kind == "qlora")
+    metrics = MetricsDB(project.layout.metrics)
+    run = metrics.start_run(name, ctx.key, plan.as_dict() | device.as_dict())
+    progress = Progress(f"train-{name}", plan.steps, quiet=project.options.get("quiet", False))
+    status = "failed"
+    stats: dict = {}
+
+    def on_step(report) -> None:
+        metrics.log_step(run, report.step, report.loss, report.lr, report.tokens, report.tokens_per_s, report.seconds)
+        progress.update(report)
+
+    try:
+        stats = train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
+                              check_cancelled=ctx.check_cancelled)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "cancelled"
+        raise
+    finally:
+        torch.set_num_threads(threads_before)
+        progress.close()
+        metrics.finish_run(run, status, stats.get("final_loss"), stats.get("tokens_per_s"))
+        metrics.close()
+    summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
+               "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
+               "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast}
+    (ctx.out_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    ctx.log(f":train-{name}: final loss {stats['final_loss']:.4f}, {stats['tokens_per_s']:.0f} tok/s, {stats['seconds']:.1f}s")
+
+
+def publish(project, name: str, key: str, out: Path) -> None:
+    """Make this key's adapter current; when it is a new version, remember what it trained on."""
+    from dlmbuild.store.versions import AdapterVersions
+    from dlmbuild.train.replay import section_record
+
+    versions = AdapterVersions(project.layout.adapters, name)
+    current = versions.current()
+    if current is not None and current.key == key:
+        return
+    versions.publish(key, out)
+    replay = corpus(project, name)
+    known = replay.ids()
+    records = [section_record(f"section:{s.id}", s) for s in project.doc.sections
+               if name in s.adapters and f"section:{s.id}" not in known]
+    names = project.doc.config.training.adapter_names
+    from dlmbuild.document.sources import read_source_section
+
+    for file in project.sources.files:
+        identity = f"file:{project.source_hashes[file.relpath]}"
+        if identity in known or name not in ((file.adapter,) if file.adapter else names):
+            continue
+        section = read_source_section(file, names)
+        if section is not None:
+            records.append(section_record(identity, section))
+    replay.append(records)
