@@ -78,6 +78,7 @@ def recall(session, questions, settings) -> tuple[float, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--doc", type=Path, default=ROOT / "examples" / "tutor.dlm", help="the fact document (default: the tutor example)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="frontmatter override, e.g. training.learning_rate=1e-3")
     args = parser.parse_args()
     import torch
@@ -98,7 +99,7 @@ def main() -> None:
         os.symlink(shared, home / "bases")
     os.environ["DLM_HOME"] = str(home)
     doc = work / "tutor.dlm"
-    shutil.copy(ROOT / "examples" / "tutor.dlm", doc)
+    shutil.copy(args.doc, doc)
     if args.set:
         import yaml
 

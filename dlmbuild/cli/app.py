@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import typer
-
 from dlmbuild.errors import DlmError
 
 HELP = "Build language models from documents: parse, train, export, verify. Everything stays local."
@@ -34,8 +32,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def make_app(only: str | None = None) -> typer.Typer:
+def make_app(only: str | None = None):
     """The Typer application with every command, or with just ``only`` (faster to start)."""
+    import typer  # here, not at the top: a no-op `dlm build` answers without it
+
     app = typer.Typer(name="dlm", help=HELP, no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False, rich_markup_mode=None)
     for name, ref in COMMANDS.items():
@@ -59,6 +59,24 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def _noop(args: list[str]) -> bool:
+    """``dlm build DOC [targets]`` with no options, when nothing changed since the last
+    successful build of the same targets: print its result lines and stop, having imported
+    nothing but the standard library (see engine/stamp.py)."""
+    if not args or any(a.startswith("-") for a in args):
+        return False
+    from pathlib import Path
+
+    from dlmbuild.engine.stamp import check_stamp
+    from dlmbuild.store.layout import dlm_home
+
+    lines = check_stamp(dlm_home(), Path(args[0]), args[1:])
+    if lines is None:
+        return False
+    print("\n".join(lines))
+    return True
+
+
 def _interrupt_on_term(signum, frame):
     raise KeyboardInterrupt
 
@@ -69,6 +87,8 @@ def main() -> None:
     # `kill` gets the same clean stop as Ctrl-C: temp outputs removed, previous versions kept.
     signal.signal(signal.SIGTERM, _interrupt_on_term)
     command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command == "build" and _noop(sys.argv[2:]):
+        return
     try:
         make_app(command if command in COMMANDS else None)()
     except DlmError as exc:

@@ -63,12 +63,33 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 _check_frozen(project.doc.path, previous, lock)
             elif not any(r.status == "failed" for r in results):
                 write_lock(project.doc.path, lock, project.layout.home)
+                if all(r.status in ("built", "cached") for r in results):
+                    _stamp(project, targets, results)
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in results], indent=1))
     failed = [r for r in results if r.status == "failed"]
     if failed and not as_json and not quiet:
         print(f"dlm: {len(failed)} target(s) failed", file=sys.stderr)
     return EXIT_BUILD_FAILED if failed else 0
+
+
+def _stamp(project, targets: list[str], results) -> None:
+    """Record what this build depended on, so an identical next build can stop at a stat check."""
+    from dlmbuild.engine.stamp import write_stamp
+
+    paths = [str(project.doc.path)]
+    if project.doc.config.training.sources:
+        sources = project.sources
+        paths += [str(p) for p in sources.watch_paths] + sources.folders + [f.abspath for f in sources.files]
+    base = project.resolved_base
+    if base is not None:
+        folder = Path(base.path)
+        paths += [str(folder)] + [str(p) for p in sorted(folder.iterdir())]
+    own = [str(lock_path(project.doc.path))]
+    own += [str(project.layout.adapters / name / "current") for name in project.doc.config.training.adapter_names]
+    outputs = [str(r.out_dir) for r in results if r.out_dir is not None]
+    lines = [f"  cached  {r.name}" for r in results]
+    write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines)
 
 
 def _check_frozen(doc_path: Path, previous, lock) -> None:

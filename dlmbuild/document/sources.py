@@ -61,6 +61,10 @@ class SourceSet:
     files: list[SourceFile] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     watch_paths: list[Path] = field(default_factory=list)  # source roots, for --watch
+    # Every folder walked and the rule files that could apply there (present or not): a file
+    # added, removed or renamed changes a folder's mtime, so with the selected files' own stats
+    # these are what a no-op check must stat (engine/stamp.py).
+    folders: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -180,6 +184,10 @@ def _wildmatch(patterns: list[str]) -> pathspec.PathSpec:
 
 
 def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int], own: tuple[int, int] | None) -> None:
+    meta = os.path.join(folder, ".dlm")
+    out.folders += [str(folder), meta]  # creating .dlm changes the folder; files in it change .dlm
+    if os.path.isdir(meta):
+        out.folders += [os.path.join(meta, "ignore"), os.path.join(meta, "training.yaml")]
     rules = _local_rules(folder, rel, rules)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)

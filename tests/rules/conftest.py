@@ -63,9 +63,10 @@ the item is of value
 def age(root: Path) -> None:
     """Make every file look an hour old, as in a real checkout (outside the racy window)."""
     old = time.time() - 3600
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, _dirs, files in os.walk(root, topdown=False):
         for name in files:
             os.utime(os.path.join(dirpath, name), (old, old))
+        os.utime(dirpath, (old, old))
 
 
 @pytest.fixture
