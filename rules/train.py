@@ -96,11 +96,21 @@ def train_target(project, name: str) -> Target:
         name=f":train-{name}", rule="train", version=TRAIN_VERSION, action=lambda ctx: train(ctx, name),
         deps=(f":data-{name}",),
         config={"adapter_name": name, "training": {k: getattr(training, k) for k in PLAN_KEYS},
-                "adapter": spec.model_dump(mode="json", exclude_none=True) if spec else {}},
-        inputs=lambda: BaseInputs(project).weights(), toolchain=toolchain, heavy=True,
+                "adapter": spec.model_dump(mode="json", exclude_none=True) if spec else {},
+                "anchor": training.anchor.model_dump(mode="json")},
+        inputs=lambda: train_inputs(project), toolchain=toolchain, heavy=True,
         description=f"train {kind.upper()} adapter '{name}'",
         publish=lambda key, out: publish(project, name, key, out),
     )
+
+
+def train_inputs(project) -> dict[str, str]:
+    named = BaseInputs(project).weights()
+    if project.doc.config.training.anchor.enabled:
+        from dlmbuild.train.anchor import anchor_hash
+
+        named["anchor:text"] = anchor_hash()
+    return named
 
 
 # -- :data-<name> ----------------------------------------------------------------------------
@@ -206,9 +216,15 @@ def train(ctx: ActionContext, name: str) -> None:
         metrics.log_step(run, report.step, report.loss, report.lr, report.tokens, report.tokens_per_s, report.seconds)
         progress.update(report)
 
+    anchor = training.anchor
+    anchor_rows = None
+    if anchor.enabled and anchor.weight > 0:
+        from dlmbuild.train.anchor import anchor_blocks
+
+        anchor_rows = anchor_blocks(tokenizer, training.sequence_len)
     try:
         stats = train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
-                              check_cancelled=ctx.check_cancelled)
+                              check_cancelled=ctx.check_cancelled, anchor=anchor_rows, anchor_weight=anchor.weight)
         status = "done"
     except KeyboardInterrupt:
         status = "cancelled"

@@ -94,6 +94,13 @@ class ReplayConfig(_Strict):
     max_rows: Annotated[int, Field(ge=0, le=1_000_000)] = 2000
 
 
+class AnchorConfig(_Strict):
+    """Keep the base's general ability: a KL penalty to the base on built-in general text."""
+
+    enabled: bool = True
+    weight: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
 class CacheConfig(_Strict):
     """The tokenized-section cache."""
 
@@ -124,6 +131,7 @@ class TrainingConfig(_Strict):
     gate: GateConfig = GateConfig()
     preference: PreferenceConfig = PreferenceConfig()
     replay: ReplayConfig = ReplayConfig()
+    anchor: AnchorConfig = AnchorConfig()
     cache: CacheConfig = CacheConfig()
 
     _modules = field_validator("target_modules")(_check_modules)

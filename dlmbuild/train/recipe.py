@@ -5,7 +5,8 @@ gradient checkpointing), and every line that affects the adapter bytes is here t
 
 Supports LoRA, DoRA and QLoRA (peft + bitsandbytes), bf16/fp16 autocast, gradient accumulation,
 cosine/linear/constant schedules with warmup, AdamW/SGD/Adafactor/8-bit AdamW, packed blocks
-whose rows cannot attend to each other, cancellation between steps. The loss is the mean over
+whose rows cannot attend to each other, cancellation between steps, and the anchor: a KL penalty
+to the base on general text that keeps the model's general ability (see anchor.py). The loss is the mean over
 trained tokens of a whole optimizer step (not a mean of micro-batch means), so accumulation does
 not change what is optimized.
 """
@@ -118,9 +119,25 @@ def token_loss_sum(logits, labels):
     return torch.nn.functional.cross_entropy(shifted, target, ignore_index=IGNORE, reduction="sum")
 
 
+def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan):
+    """Mean KL(base || adapted) over one block of general text: how far the adapter moved the
+    model's predictions on text the document is not about."""
+    import torch
+
+    batch = {k: v.to(device.device) for k, v in collate([block], pad_id).items()}
+    with torch.no_grad(), model.disable_adapter(), autocast_context(device):
+        reference = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    with autocast_context(device):
+        adapted = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    log_p = torch.log_softmax(reference.float(), dim=-1)
+    log_q = torch.log_softmax(adapted.float(), dim=-1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+
+
 def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block], pad_id: int, out_dir: Path, *,
                   base_key: str, on_step: Callable[[StepReport], None] = lambda r: None,
-                  check_cancelled: Callable[[], None] = lambda: None) -> dict:
+                  check_cancelled: Callable[[], None] = lambda: None, anchor: list[Block] | None = None,
+                  anchor_weight: float = 0.0) -> dict:
     """Train one adapter on ``blocks`` and save it as a standard PEFT folder in ``out_dir``.
     The base is restored (adapter layers removed) whatever happens."""
     import torch
@@ -160,6 +177,10 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 loss.backward()
                 step_loss += float(loss.detach())
                 del logits, loss
+            if anchor and anchor_weight > 0:
+                kl = anchor_kl(model, anchor[index % len(anchor)], pad_id, device) * anchor_weight
+                kl.backward()
+                del kl
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()

@@ -384,3 +384,45 @@ def test_adapter_bytes_do_not_depend_on_the_process(base, base_dir, tmp_path):
     here, _, _ = train(base, tmp_path, make_plan(steps=2, dropout=0.1), name="here")
     digests.add(hashlib.sha256((here / "adapter_model.safetensors").read_bytes() + (here / "adapter_config.json").read_bytes()).hexdigest())
     assert len(digests) == 1
+
+
+# ---------------------------------------------------------------- the anchor (KL to the base)
+
+
+def test_anchor_kl_is_zero_for_a_fresh_adapter_and_limits_drift(tmp_path):
+    """A fresh LoRA adapter (B = 0) is the identity, so KL to the base is exactly 0; training on
+    a narrow text with the anchor ends closer to the base on the anchor text than without it."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from dlmbuild.train.packing import pack
+    from dlmbuild.train.recipe import anchor_kl, lora_config, train_adapter
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, max_position_embeddings=64)
+    folder = tmp_path / "base"
+    LlamaForCausalLM(config).save_pretrained(folder)
+    anchor = pack([{"input_ids": list(range(3, 30))}], 32)
+    narrow = pack([{"input_ids": [5, 6, 7, 8] * 6} for _ in range(4)], 32)
+    device = DevicePlan("cpu", None, 1, "bitwise")
+    plan = make_plan(steps=25, learning_rate=5e-2, sequence_len=32, target_modules=("q_proj", "v_proj"), micro_batch=4)
+
+    base = AutoModelForCausalLM.from_pretrained(folder)
+    fresh = get_peft_model(base, lora_config(plan, ("q_proj", "v_proj")))
+    with torch.no_grad():
+        assert float(anchor_kl(fresh, anchor[0], 0, device)) == 0.0
+    fresh.unload()
+
+    drift = {}
+    for weight in (0.0, 5.0):
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        out = tmp_path / f"out-{weight}"
+        train_adapter(model, plan, device, narrow, 0, out, base_key="b", anchor=anchor, anchor_weight=weight)
+        from peft import PeftModel
+
+        trained = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(folder), out)
+        with torch.no_grad():
+            drift[weight] = float(anchor_kl(trained, anchor[0], 0, device))
+    assert drift[5.0] < drift[0.0] / 2
