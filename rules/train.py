@@ -97,7 +97,9 @@ def train_target(project, name: str) -> Target:
         deps=(f":data-{name}",),
         config={"adapter_name": name, "training": {k: getattr(training, k) for k in PLAN_KEYS},
                 "adapter": spec.model_dump(mode="json", exclude_none=True) if spec else {},
-                "anchor": training.anchor.model_dump(mode="json")},
+                "anchor": training.anchor.model_dump(mode="json"),
+                # data-parallel steps see N times the batch: a different adapter, so a different key
+                **({"processes": project.options["gpus"]} if project.options.get("gpus", 1) > 1 else {})},
         inputs=lambda: train_inputs(project), toolchain=toolchain, heavy=True,
         description=f"train {kind.upper()} adapter '{name}'",
         publish=lambda key, out: publish(project, name, key, out),
@@ -179,13 +181,11 @@ def base_context_length(folder: Path) -> int | None:
 
 
 def train(ctx: ActionContext, name: str) -> None:
-    from dlmbuild.train.base_model import load_base
     from dlmbuild.train.device import pick_device
     from dlmbuild.train.metrics import MetricsDB
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import make_plan
     from dlmbuild.train.progress import Progress
-    from dlmbuild.train.recipe import train_adapter
     from dlmbuild.train.resources import check_resources
     from dlmbuild.train.tokenizer import BaseTokenizer
 
@@ -193,21 +193,24 @@ def train(ctx: ActionContext, name: str) -> None:
     training = project.doc.config.training
     base = project.base()
     check_sequence_len(project, base)
-    blocks = pack(read_rows(ctx.dep_outputs[f":data-{name}"]), training.sequence_len)
-    plan = make_plan(training, name, len(blocks))
+    rows_path = ctx.dep_outputs[f":data-{name}"] / ROWS
+    blocks = pack(read_rows(rows_path.parent), training.sequence_len)
+    processes = project.options.get("gpus", 1)
+    plan = make_plan(training, name, len(blocks), world_size=processes)
     device = pick_device(training.precision)
     check_resources(plan, device, base.path, project.layout.root)
     tokenizer = BaseTokenizer(base.path)
     pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    anchor_weight = training.anchor.weight if training.anchor.enabled else 0.0
     import torch
 
     threads_before = torch.get_num_threads()
     torch.set_num_threads(device.threads)
+    where = f"{processes} processes" if processes > 1 else device.device
     ctx.log(f":train-{name}: {plan.kind} r={plan.r} on {len(blocks)} blocks x {plan.sequence_len}, {plan.steps} steps, "
-            f"lr {plan.learning_rate:g}, {device.device} {device.autocast or 'float32'}")
-    model = load_base(base.path, device.device, qlora=plan.kind == "qlora")
+            f"lr {plan.learning_rate:g}, {where} {device.autocast or 'float32'}")
     metrics = MetricsDB(project.layout.metrics)
-    run = metrics.start_run(name, ctx.key, plan.as_dict() | device.as_dict())
+    run = metrics.start_run(name, ctx.key, plan.as_dict() | device.as_dict() | {"processes": processes})
     progress = Progress(f"train-{name}", plan.steps, quiet=project.options.get("quiet", False))
     status = "failed"
     stats: dict = {}
@@ -216,15 +219,11 @@ def train(ctx: ActionContext, name: str) -> None:
         metrics.log_step(run, report.step, report.loss, report.lr, report.tokens, report.tokens_per_s, report.seconds)
         progress.update(report)
 
-    anchor = training.anchor
-    anchor_rows = None
-    if anchor.enabled and anchor.weight > 0:
-        from dlmbuild.train.anchor import anchor_blocks
-
-        anchor_rows = anchor_blocks(tokenizer, training.sequence_len)
     try:
-        stats = train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
-                              check_cancelled=ctx.check_cancelled, anchor=anchor_rows, anchor_weight=anchor.weight)
+        if processes > 1:
+            stats = train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes)
+        else:
+            stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step)
         status = "done"
     except KeyboardInterrupt:
         status = "cancelled"
@@ -236,9 +235,41 @@ def train(ctx: ActionContext, name: str) -> None:
         metrics.close()
     summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
                "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
-               "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast}
+               "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast,
+               "anchor_weight": anchor_weight}
     (ctx.out_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     ctx.log(f":train-{name}: final loss {stats['final_loss']:.4f}, {stats['tokens_per_s']:.0f} tok/s, {stats['seconds']:.1f}s")
+
+
+def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step) -> dict:
+    """One process: the base is loaded once and shared by every adapter of the build."""
+    from dlmbuild.train.base_model import load_base
+    from dlmbuild.train.recipe import train_adapter
+
+    model = load_base(base.path, device.device, qlora=plan.kind == "qlora")
+    anchor = None
+    if anchor_weight > 0:
+        from dlmbuild.train.anchor import anchor_blocks
+
+        anchor = anchor_blocks(tokenizer, plan.sequence_len)
+    return train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
+                         check_cancelled=ctx.check_cancelled, anchor=anchor, anchor_weight=anchor_weight)
+
+
+def train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes) -> dict:
+    """``--gpus N``: N data-parallel workers (train/distributed.py); rank 0 writes the adapter
+    into this action's output folder and the steps into the metrics database."""
+    from dlmbuild.errors import EnvironmentProblem
+    from dlmbuild.train.distributed import check_gpus, run_distributed
+
+    if plan.kind == "qlora":
+        raise EnvironmentProblem(f"adapter: qlora trains on one device; use --gpus 1 (not --gpus {processes})")
+    cuda = check_gpus(processes)
+    workdir = ctx.out_dir.parent / "workers"
+    spec = {"base_path": str(base.path), "base_key": base.key, "rows": str(rows_path), "plan": plan.as_dict(),
+            "autocast": device.autocast, "anchor_weight": anchor_weight, "out_dir": str(ctx.out_dir), "pad_id": pad_id,
+            "metrics": str(ctx.project.layout.metrics), "run": run, "workdir": str(workdir), "cpu": not cuda}
+    return run_distributed(spec, processes, workdir, cuda=cuda, check_cancelled=ctx.check_cancelled, log=ctx.log)
 
 
 def publish(project, name: str, key: str, out: Path) -> None:

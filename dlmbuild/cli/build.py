@@ -31,6 +31,7 @@ def build(
     no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once if another build holds the store."),
     watch: bool = typer.Option(False, "--watch", help="Rebuild whenever the document or its sources change."),
     no_replay: bool = typer.Option(False, "--no-replay", help="Train on the document as it is now, without replaying earlier section versions."),
+    gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="Train each adapter data-parallel on N CUDA devices (accelerate launch)."),
 ) -> None:
     """Build targets of a document."""
     if watch:
@@ -39,15 +40,16 @@ def build(
         watch_build(doc, targets or [], jobs=jobs, explain=explain)
         return
     code = run_build(doc, targets or [], dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going,
-                     as_json=as_json, frozen=frozen, no_wait=no_wait, replay=not no_replay)
+                     as_json=as_json, frozen=frozen, no_wait=no_wait, replay=not no_replay, gpus=gpus)
     if code:
         raise typer.Exit(code)
 
 
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
-              home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True) -> int:
-    project, graph = open_project(doc, home, materialize_base=not dry_run, options={"replay": replay, "quiet": quiet or as_json})
+              home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1) -> int:
+    project, graph = open_project(doc, home, materialize_base=not dry_run,
+                                  options={"replay": replay, "quiet": quiet or as_json, "gpus": gpus})
     requested = graph.resolve(targets or [DEFAULT_TARGET])
     show = (lambda r: None) if (as_json or quiet) else (lambda r: print_result(r, explain or dry_run))
     engine = make_engine(project, graph, quiet=quiet or as_json, on_result=show)

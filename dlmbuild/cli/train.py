@@ -15,9 +15,10 @@ def train(
     explain: bool = typer.Option(False, "--explain", help="Say which input changed for every target that runs."),
     no_replay: bool = typer.Option(False, "--no-replay", help="Do not replay earlier section versions."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Fail at once if another build holds the store."),
+    gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="Data-parallel training on N CUDA devices."),
 ) -> None:
     """Train the document's adapters (what changed since the last build)."""
     target = f":train-{adapter}" if adapter else ":train"
-    code = run_build(doc, [target], explain=explain, no_wait=no_wait, replay=not no_replay)
+    code = run_build(doc, [target], explain=explain, no_wait=no_wait, replay=not no_replay, gpus=gpus)
     if code:
         raise typer.Exit(code)

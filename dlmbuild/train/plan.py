@@ -61,11 +61,12 @@ def knob(training, spec, name: str):
     return getattr(training, name) if value is None else value
 
 
-def make_plan(training, adapter: str, blocks: int) -> TrainPlan:
-    """Resolve the plan for ``adapter`` given how many packed blocks its rows fill."""
+def make_plan(training, adapter: str, blocks: int, world_size: int = 1) -> TrainPlan:
+    """Resolve the plan for ``adapter`` given how many packed blocks its rows fill (and how many
+    data-parallel processes share each step)."""
     spec = training.adapters.get(adapter) if training.adapters else None
     kind = knob(training, spec, "adapter")
-    per_step = training.micro_batch_size * training.grad_accum
+    per_step = training.micro_batch_size * training.grad_accum * world_size
     steps_per_epoch = max(1, math.ceil(blocks / per_step))
     epochs = knob(training, spec, "num_epochs")
     if epochs == "auto":

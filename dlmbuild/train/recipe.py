@@ -137,9 +137,17 @@ def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan):
 def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block], pad_id: int, out_dir: Path, *,
                   base_key: str, on_step: Callable[[StepReport], None] = lambda r: None,
                   check_cancelled: Callable[[], None] = lambda: None, anchor: list[Block] | None = None,
-                  anchor_weight: float = 0.0) -> dict:
+                  anchor_weight: float = 0.0, world: tuple[int, int] = (0, 1)) -> dict:
     """Train one adapter on ``blocks`` and save it as a standard PEFT folder in ``out_dir``.
-    The base is restored (adapter layers removed) whatever happens."""
+    The base is restored (adapter layers removed) whatever happens.
+
+    ``world`` is (rank, size) under data parallelism (train/distributed.py): every rank draws
+    the same seeded batches, each step holds ``grad_accum * size`` micro-batches, rank r runs
+    every size-th one from r, and gradients are summed across ranks before the optimizer step.
+    The loss of each micro-batch is divided by the step's trained tokens over all ranks, so the
+    summed gradient is exactly the single-process one; only rank 0 saves."""
+    import dataclasses
+
     import torch
     from peft import get_peft_model
 
@@ -162,13 +170,15 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         started = time.perf_counter()
         last_loss = float("nan")
         seen = 0
-        for index, micros in enumerate(step_batches(len(blocks), plan, generator)):
+        rank, size = world
+        schedule_plan = dataclasses.replace(plan, grad_accum=plan.grad_accum * size)
+        for index, every in enumerate(step_batches(len(blocks), schedule_plan, generator)):
             check_cancelled()
             t0 = time.perf_counter()
-            trained = sum(blocks[i].trained_tokens for mb in micros for i in mb)
+            trained = sum(blocks[i].trained_tokens for mb in every for i in mb)
             step_loss = 0.0
             tokens = 0
-            for mb in micros:
+            for mb in every[rank::size]:
                 batch = {k: v.to(device.device) for k, v in collate([blocks[i] for i in mb], pad_id).items()}
                 tokens += sum(len(blocks[i]) for i in mb)
                 with autocast_context(device):
@@ -178,9 +188,11 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 step_loss += float(loss.detach())
                 del logits, loss
             if anchor and anchor_weight > 0:
-                kl = anchor_kl(model, anchor[index % len(anchor)], pad_id, device) * anchor_weight
+                kl = anchor_kl(model, anchor[(index * size + rank) % len(anchor)], pad_id, device) * (anchor_weight / size)
                 kl.backward()
                 del kl
+            if size > 1:
+                step_loss, tokens = all_reduce_grads(params, step_loss, tokens)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
@@ -190,12 +202,27 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
             last_loss = step_loss
             on_step(StepReport(index + 1, plan.steps, step_loss, lr, tokens, time.perf_counter() - t0, time.perf_counter() - started))
         elapsed = time.perf_counter() - started
-        save_adapter(model, out_dir, base_key, modules)
+        if rank == 0:
+            save_adapter(model, out_dir, base_key, modules)
         return {"steps": plan.steps, "final_loss": last_loss, "tokens": seen, "seconds": round(elapsed, 3),
                 "tokens_per_s": round(seen / elapsed, 1) if elapsed > 0 else 0.0, "target_modules": list(modules),
                 "trainable_params": sum(p.numel() for p in params)}
     finally:
         model.unload().train(was_training)
+
+
+def all_reduce_grads(params, step_loss: float, tokens: int) -> tuple[float, int]:
+    """Sum gradients, the step's loss and its token count over every rank."""
+    import torch
+    import torch.distributed as dist
+
+    for param in params:
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+        dist.all_reduce(param.grad)
+    totals = torch.tensor([step_loss, float(tokens)], dtype=torch.float64, device=params[0].device)
+    dist.all_reduce(totals)
+    return float(totals[0]), int(totals[1])
 
 
 def save_adapter(model, out_dir: Path, base_key: str, modules: tuple[str, ...]) -> None:

@@ -164,3 +164,21 @@ def test_cancel_mid_training_keeps_the_previous_version_current(trainable_dir):
     assert after.current() == before and [v.label for v in after.all()] == ["v0001"]
     project, _ = open_project(doc)
     assert not [p for p in project.layout.actions.rglob(".tmp-*")]
+
+
+def test_gpus_2_trains_through_two_workers_and_publishes(trainable_dir, monkeypatch):
+    """`--gpus 2` on a machine without CUDA, allowed onto CPU gloo workers for testing."""
+    from dlmbuild.train.metrics import MetricsDB
+
+    monkeypatch.setenv("DLM_DISTRIBUTED_CPU", "1")
+    doc = trainable_dir / "doc.dlm"
+    assert run_build(doc, [], quiet=True, gpus=2) == 0
+    current = _versions(doc).current()
+    summary = json.loads((current.path / "dlm-train.json").read_text())
+    assert summary["plan"]["steps"] == 30 and (current.path / "adapter_model.safetensors").is_file()
+    project, _ = open_project(doc)
+    db = MetricsDB(project.layout.metrics)
+    [run] = db.runs()
+    assert run["status"] == "done" and run["plan"]["processes"] == 2 and len(db.steps(run["id"])) == 30
+    assert run_build(doc, [], quiet=True) == 0  # one process: a different key, so it trains again
+    assert _versions(doc).current().label == "v0002"
