@@ -22,7 +22,6 @@ import hashlib
 import os
 import pickle
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
@@ -50,7 +49,12 @@ def environment() -> tuple:
     and the package folder (pip install/uninstall changes its entries, hence its mtime)."""
     from dlmbuild import __version__
 
-    return __version__, sys.version, signature(sysconfig.get_paths()["purelib"]), os.environ.get("DLM_HOME", "")
+    return __version__, sys.version, signature(_packages_folder()), os.environ.get("DLM_HOME", "")
+
+
+def _packages_folder() -> str:
+    """Where this interpreter installs packages (``sysconfig`` would cost a few ms to import)."""
+    return next((p for p in sys.path if p.endswith("site-packages")), sys.prefix)
 
 
 def write_stamp(home: Path, doc: Path, targets: list[str], inputs: list[str], own: list[str], outputs: list[str],
