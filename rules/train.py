@@ -246,7 +246,7 @@ def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight
     from dlmbuild.train.base_model import load_base
     from dlmbuild.train.recipe import train_adapter
 
-    model = load_base(base.path, device.device, qlora=plan.kind == "qlora")
+    model = load_base(base.path, device.device, qlora=plan.kind == "qlora", weights_hash=base.weights_hash)
     anchor = None
     if anchor_weight > 0:
         from dlmbuild.train.anchor import anchor_blocks
@@ -281,19 +281,28 @@ def publish(project, name: str, key: str, out: Path) -> None:
     current = versions.current()
     if current is not None and current.key == key:
         return
-    versions.publish(key, out)
+    # The corpus first, the pointer last: a crash in between leaves the old version current, and
+    # the next publish (same key) appends again, idempotently, before moving the pointer.
     replay = corpus(project, name)
     known = replay.ids()
     records = [section_record(f"section:{s.id}", s) for s in project.doc.sections
                if name in s.adapters and f"section:{s.id}" not in known]
     names = project.doc.config.training.adapter_names
-    from dlmbuild.document.sources import read_source_section
+    from dlmbuild.document.sources import decode_text_file, source_section
+    from dlmbuild.engine.hashing import hash_bytes
 
     for file in project.sources.files:
         identity = f"file:{project.source_hashes[file.relpath]}"
         if identity in known or name not in ((file.adapter,) if file.adapter else names):
             continue
-        section = read_source_section(file, names)
-        if section is not None:
-            records.append(section_record(identity, section))
+        try:
+            data = file.path.read_bytes()
+        except OSError:  # removed since the build read it: nothing trustworthy to remember
+            continue
+        text = decode_text_file(data)
+        # Edited during training: this text is not what the identity (its hash) trained on.
+        if text is None or hash_bytes(data) != project.source_hashes[file.relpath]:
+            continue
+        records.append(section_record(identity, source_section(file, text, tuple(names))))
     replay.append(records)
+    versions.publish(key, out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -48,6 +49,7 @@ def build(
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
               home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1) -> int:
+    started_ns = time.time_ns()
     project, graph = open_project(doc, home, materialize_base=not dry_run,
                                   options={"replay": replay, "quiet": quiet or as_json, "gpus": gpus})
     requested = graph.resolve(targets or [DEFAULT_TARGET])
@@ -65,8 +67,10 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 _check_frozen(project.doc.path, previous, lock)
             elif not any(r.status == "failed" for r in results):
                 write_lock(project.doc.path, lock, project.layout.home)
-                if all(r.status in ("built", "cached") for r in results):
-                    _stamp(project, targets, results)
+                # Only a plain build's result may answer a later plain build: --no-replay and
+                # --gpus make other adapters, and their stamps would share its key.
+                if replay and gpus == 1 and all(r.status in ("built", "cached") for r in results):
+                    _stamp(project, targets, results, started_ns)
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in results], indent=1))
     failed = [r for r in results if r.status == "failed"]
@@ -75,7 +79,7 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
     return EXIT_BUILD_FAILED if failed else 0
 
 
-def _stamp(project, targets: list[str], results) -> None:
+def _stamp(project, targets: list[str], results, started_ns: int) -> None:
     """Record what this build depended on, so an identical next build can stop at a stat check."""
     from dlmbuild.engine.stamp import write_stamp
 
@@ -89,9 +93,10 @@ def _stamp(project, targets: list[str], results) -> None:
         paths += [str(folder)] + [str(p) for p in sorted(folder.iterdir())]
     own = [str(lock_path(project.doc.path))]
     own += [str(project.layout.adapters / name / "current") for name in project.doc.config.training.adapter_names]
+    own += [str(project.layout.replay / f"{name}.jsonl") for name in project.doc.config.training.adapter_names]
     outputs = [str(r.out_dir) for r in results if r.out_dir is not None]
     lines = [f"  cached  {r.name}" for r in results]
-    write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines)
+    write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines, started_ns)
 
 
 def _check_frozen(doc_path: Path, previous, lock) -> None:

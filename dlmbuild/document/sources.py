@@ -236,6 +236,7 @@ def _consider(
         return
     if st.st_size > spec.max_bytes_per_file:
         out.skipped["too_large"] += 1
+        out.folders.append(str(path))  # shrinking it in place would select it: the stamp must see it
         return
     if budget[0] <= 0:
         out.skipped["over_max_files"] += 1

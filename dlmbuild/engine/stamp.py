@@ -27,16 +27,17 @@ from pathlib import Path
 
 from dlmbuild.store.atomic import atomic_write_bytes
 
-FORMAT = 2
+FORMAT = 3
 RACY_NS = 100_000_000
 
 
-def signature(path: str) -> tuple[int, int, int, int] | None:
+def signature(path: str) -> tuple[int, int, int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode
+    # ctime too: `cp -p` of a same-size file keeps mtime and size, but not ctime
+    return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_mode
 
 
 def stamp_path(home: Path, doc: Path, targets: list[str]) -> Path:
@@ -49,22 +50,20 @@ def environment() -> tuple:
     and the package folder (pip install/uninstall changes its entries, hence its mtime)."""
     from dlmbuild import __version__
 
-    return __version__, sys.version, signature(_packages_folder()), os.environ.get("DLM_HOME", "")
-
-
-def _packages_folder() -> str:
-    """Where this interpreter installs packages (``sysconfig`` would cost a few ms to import)."""
-    return next((p for p in sys.path if p.endswith("site-packages")), sys.prefix)
+    folders = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    hub = tuple(os.environ.get(k, "") for k in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "HOME"))
+    return __version__, sys.version, tuple(signature(p) for p in folders), os.environ.get("DLM_HOME", ""), hub
 
 
 def write_stamp(home: Path, doc: Path, targets: list[str], inputs: list[str], own: list[str], outputs: list[str],
-                lines: list[str]) -> None:
-    """``inputs`` are what users edit (racy-checked); ``own`` are files this build just wrote
-    itself (dlm.lock, adapter pointers), recorded as they are."""
-    written = time.time_ns()
+                lines: list[str], started_ns: int) -> None:
+    """``inputs`` are what users edit; ``own`` are files this build wrote itself (dlm.lock,
+    adapter pointers, the replay corpus), recorded as they are. ``started_ns`` is when the build
+    began reading its inputs: an input modified after that (less the racy window) may not be
+    what the build read, so no stamp is written and the next build looks properly."""
     entries = [(p, signature(p)) for p in dict.fromkeys(inputs)]
-    if any(sig is not None and sig[0] >= written - RACY_NS for _, sig in entries):
-        return  # something changed just now: let the next build look properly
+    if any(sig is not None and max(sig[0], sig[1]) >= started_ns - RACY_NS for _, sig in entries):
+        return
     entries += [(p, signature(p)) for p in own]
     data = {"format": FORMAT, "env": environment(), "paths": [p for p, _ in entries], "sigs": [sig for _, sig in entries],
             "outputs": outputs, "lines": lines}

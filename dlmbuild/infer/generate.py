@@ -34,12 +34,22 @@ def pick(logits, settings: Sampling, generator) -> int:
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+def stop_ids(tokenizer, model) -> set[int]:
+    """End-of-turn ids: the tokenizer's eos and every eos the model's generation config names
+    (bases whose chat turns end with a token other than the tokenizer's eos list it there)."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    ids.update(eos if isinstance(eos, list) else [eos] if isinstance(eos, int) else [])
+    return ids
+
+
 def generate(model, tokenizer, prompt_ids: list[int], settings: Sampling, on_text=lambda s: None) -> str:
     """The answer's text; ``on_text`` receives each new piece as soon as it decodes cleanly."""
     import torch
 
     generator = torch.Generator().manual_seed(settings.seed)
-    stops = {t for t in (tokenizer.eos_token_id,) if t is not None}
+    stops = stop_ids(tokenizer, model)
     out: list[int] = []
     shown = ""
     past = None

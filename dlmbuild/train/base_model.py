@@ -11,11 +11,13 @@ from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
 
-_LOADED: dict[tuple[str, str, bool], object] = {}
+_LOADED: dict[tuple[str, str, bool, str], object] = {}
 
 
-def load_base(path: Path, device: str = "cpu", *, qlora: bool = False):
-    key = (str(path), device, qlora)
+def load_base(path: Path, device: str = "cpu", *, qlora: bool = False, weights_hash: str = ""):
+    """The base, loaded once per process; ``weights_hash`` keeps a long-lived process (``--watch``)
+    from training on stale weights after the files at ``path`` were replaced."""
+    key = (str(path), device, qlora, weights_hash)
     if key not in _LOADED:
         _LOADED.clear()  # one base in memory at a time
         _LOADED[key] = _load(Path(path), device, qlora)

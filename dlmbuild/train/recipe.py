@@ -170,6 +170,8 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         started = time.perf_counter()
         last_loss = float("nan")
         seen = 0
+        # float16 gradients of a per-token-mean loss underflow: scale them (bf16 needs no scaler)
+        scaler = torch.amp.GradScaler(device.device) if device.autocast == "float16" else None
         rank, size = world
         schedule_plan = dataclasses.replace(plan, grad_accum=plan.grad_accum * size)
         for index, every in enumerate(step_batches(len(blocks), schedule_plan, generator)):
@@ -184,18 +186,24 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 with autocast_context(device):
                     logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
                 loss = token_loss_sum(logits, batch["labels"]) / max(1, trained)
-                loss.backward()
+                (scaler.scale(loss) if scaler else loss).backward()
                 step_loss += float(loss.detach())
                 del logits, loss
             if anchor and anchor_weight > 0:
                 kl = anchor_kl(model, anchor[(index * size + rank) % len(anchor)], pad_id, device) * (anchor_weight / size)
-                kl.backward()
+                (scaler.scale(kl) if scaler else kl).backward()
                 del kl
             if size > 1:
                 step_loss, tokens = all_reduce_grads(params, step_loss, tokens)
+            if scaler:
+                scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             seen += tokens

@@ -426,3 +426,17 @@ def test_anchor_kl_is_zero_for_a_fresh_adapter_and_limits_drift(tmp_path):
         with torch.no_grad():
             drift[weight] = float(anchor_kl(trained, anchor[0], 0, device))
     assert drift[5.0] < drift[0.0] / 2
+
+
+def test_float16_autocast_trains_through_a_gradient_scaler(base, tmp_path):
+    """fp16 (GPUs without bf16) scales the loss before backward so tiny per-token gradients do
+    not underflow; the loss still falls and the adapter is saved in float32."""
+    from safetensors.torch import load_file
+
+    blocks = make_blocks(n_rows=4, seed=3)
+    plan = make_plan(steps=12, micro_batch=len(blocks), learning_rate=5e-3, scheduler="constant")
+    out, _result, reports = train(base, tmp_path, plan, device=DevicePlan("cpu", "float16", 1, ""), blocks=blocks)
+    assert reports[-1].loss < reports[0].loss
+    import torch
+
+    assert {t.dtype for t in load_file(str(out / "adapter_model.safetensors")).values()} == {torch.float32}
