@@ -129,13 +129,12 @@ def build_data(ctx: ActionContext, name: str) -> None:
     replay_rows: list[dict] = []
     if replay_enabled(project):
         records = corpus(project, name).records()
-        stale = stale_ids(set(records), current_ids(project, name))
+        trainable = {i for i, r in records.items() if r["type"] != SectionType.PREFERENCE.value}
+        stale = stale_ids(trainable, current_ids(project, name))
         knobs = config.training.replay
         replayed = sample(stale, replay_budget(len(rows), knobs.fraction, knobs.max_rows, len(stale)), config.training.seed)
         for identity in replayed:
             section = record_section(records[identity], name)
-            if section.type is SectionType.PREFERENCE:
-                continue
             replay_rows += tokenize.memo_rows(project, identity, section)
     if not rows and not replay_rows:
         raise DocumentError(f"adapter '{name}' has nothing to train: add prose or ::instruction:: sections routed to it",

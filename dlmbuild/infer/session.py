@@ -32,6 +32,21 @@ def current_version(project, name: str) -> AdapterVersion:
     return version
 
 
+def check_same_base(project, version: AdapterVersion) -> None:
+    """An adapter only means something on the base it was trained on: after ``base_model``
+    changes, the current version belongs to the old base until the next build."""
+    import json
+
+    try:
+        trained_on = json.loads((version.path / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError):
+        return
+    base = project.base()
+    if trained_on and trained_on != base.key:
+        raise DlmError(f"adapter '{version.name}' {version.label} was trained on base '{trained_on}', "
+                       f"but {project.doc.path.name} now uses '{base.key}'; run 'dlm train {project.doc.path}'")
+
+
 @dataclass
 class ChatSession:
     project: object
@@ -55,6 +70,7 @@ class ChatSession:
         from dlmbuild.train.tokenizer import BaseTokenizer
 
         version = current_version(self.project, name)
+        check_same_base(self.project, version)
         if self.model is None:
             quiet_transformers()
             base = self.project.base()

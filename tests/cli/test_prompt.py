@@ -71,3 +71,15 @@ def test_doctor_plans_every_adapter(trained, run_dlm):
     assert plan["blocks_from"] == "last build" and plan["plan"]["blocks"] == 1
     assert plan["plan"]["steps"] == 30 and plan["trainable_params"] > 0
     assert report["machine"]["device"]["device"] == "cpu"
+
+
+def test_prompt_refuses_an_adapter_trained_on_another_base(trained, run_dlm):
+    assert run_dlm("train", trained).code == 0
+    import shutil
+
+    shutil.copytree(trained.parent / "base", trained.parent / "base2")
+    trained.write_text(trained.read_text().replace("base_model: ./base", "base_model: ./base2"))
+    age(trained.parent)
+    result = run_dlm("prompt", trained, "what is the fact")
+    assert result.code == 1
+    assert "was trained on base './base', but doc.dlm now uses './base2'; run 'dlm train" in result.err
