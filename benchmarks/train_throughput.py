@@ -32,6 +32,7 @@ def prepare(home: Path) -> tuple[Path, Path]:
     """Build the tutor's :data-default once; return (base folder, rows.jsonl)."""
     from dlmbuild.cli.build import run_build
     from dlmbuild.cli.common import open_project
+    from dlmbuild.engine.actioncache import ActionCache
     from dlmbuild.engine.lockfile import read_lock
 
     work = home / "work"
@@ -42,7 +43,8 @@ def prepare(home: Path) -> tuple[Path, Path]:
     assert run_build(doc, [":data-default"], quiet=True) == 0
     project, _ = open_project(doc, materialize_base=True)
     entry = read_lock(doc).targets[":data-default"]
-    return Path(project.base().path), project.layout.actions / entry.key[:2] / entry.key / "out" / "rows.jsonl"
+    cache = ActionCache(project.layout.actions, project.filestate)
+    return Path(project.base().path), cache.entry_dir(entry.key) / "out" / "rows.jsonl"
 
 
 def run_dlm(base: Path, rows_path: Path, steps: int) -> dict:

@@ -88,22 +88,25 @@ def memo_key(project, base, identity: str) -> str:
                       config.training.sequence_len, LOSS_MASK_MODE, VERSION])
 
 
-def run(ctx: ActionContext) -> None:
-    import diskcache
-
-    project = ctx.project
-    base = project.base()
-    config = project.doc.config
-    names = tuple(config.training.adapter_names)
+def _items(project, base) -> list[_Item]:
+    """Every unit to tokenize, in document order: sections, then selected source files."""
     items = [_Item(memo_key(project, base, f"section:{s.id}"), s) for s in project.doc.sections]
     for file in project.sources.files:
         digest = project.source_hashes[file.relpath]
         items.append(_Item(memo_key(project, base, f"file:{digest}"), None, file, digest))
+    return items
+
+
+def run(ctx: ActionContext) -> None:
+    project = ctx.project
+    base = project.base()
+    config = project.doc.config
+    names = tuple(config.training.adapter_names)
+    items = _items(project, base)
     previous = _previous_index(ctx)
     tokenizer = None
     fresh = 0
-    with diskcache.Cache(str(project.layout.tokens), size_limit=config.training.cache.max_bytes) as store, \
-            open(ctx.out_dir / INDEX, "w", encoding="utf-8") as out:
+    with _token_store(project) as store, open(ctx.out_dir / INDEX, "w", encoding="utf-8") as out:
         for item in items:
             ctx.check_cancelled()
             known = previous.get(item.memo_key)
@@ -228,15 +231,10 @@ def rows_for(project, keys: list[str]) -> list[dict]:
             names = tuple(project.doc.config.training.adapter_names)
             tokenizer = load_tokenizer(base.path)
             config = project.doc.config
-            for section in project.doc.sections:
-                key = memo_key(project, base, f"section:{section.id}")
-                if key in missing:
-                    found[missing.pop(key)] = tokenize_section(tokenizer, config.system_prompt, config.training.sequence_len, section, project.doc.path)
-            for file in project.sources.files:
-                key = memo_key(project, base, f"file:{project.source_hashes[file.relpath]}")
-                if key in missing:
-                    section = read_source_section(file, names)
-                    found[missing.pop(key)] = [] if section is None else tokenize_section(
+            for item in _items(project, base):
+                if item.memo_key in missing:
+                    section = item.section or read_source_section(item.file, names)
+                    found[missing.pop(item.memo_key)] = [] if section is None else tokenize_section(
                         tokenizer, config.system_prompt, config.training.sequence_len, section, project.doc.path)
     for rows in found:
         out += rows or []

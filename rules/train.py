@@ -164,19 +164,14 @@ def config_location(project, *keys: str) -> Location:
 
 def check_sequence_len(project, base) -> None:
     """Refuse a ``sequence_len`` longer than the base's context window."""
-    limit = base_context_length(base.path)
+    from dlmbuild.train.resources import read_config
+
+    config = read_config(base.path)
+    limit = config.get("max_position_embeddings") or config.get("n_positions")
     seq = project.doc.config.training.sequence_len
     if limit and seq > limit:
         raise DocumentError(f"training.sequence_len {seq} is longer than base '{base.key}' can take ({limit} tokens)",
                             config_location(project, "training", "sequence_len"))
-
-
-def base_context_length(folder: Path) -> int | None:
-    try:
-        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    return config.get("max_position_embeddings") or config.get("n_positions")
 
 
 def train(ctx: ActionContext, name: str) -> None:
@@ -268,7 +263,7 @@ def train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight,
     spec = {"base_path": str(base.path), "base_key": base.key, "rows": str(rows_path), "plan": plan.as_dict(),
             "autocast": device.autocast, "anchor_weight": anchor_weight, "out_dir": str(ctx.out_dir), "pad_id": pad_id,
             "metrics": str(ctx.project.layout.metrics), "run": run, "workdir": str(workdir), "cpu": not cuda}
-    return run_distributed(spec, processes, workdir, cuda=cuda, check_cancelled=ctx.check_cancelled, log=ctx.log)
+    return run_distributed(spec, processes, workdir, cuda=cuda, check_cancelled=ctx.check_cancelled)
 
 
 def publish(project, name: str, key: str, out: Path) -> None:

@@ -97,15 +97,15 @@ def _blocks(project, lock, name: str) -> tuple[int, str]:
     entry = lock.targets.get(f":data-{name}") if lock else None
     seq = project.doc.config.training.sequence_len
     if entry is not None and all(c in "0123456789abcdef" for c in entry.key) and len(entry.key) == 32:
-        rows = project.layout.actions / entry.key[:2] / entry.key / "out" / "rows.jsonl"
-        if rows.is_file():
-            from dlmbuild.train.packing import pack
+        from dlmbuild.engine.actioncache import ActionCache
+        from dlmbuild.rules.train import read_rows
+        from dlmbuild.train.packing import pack
 
-            try:
-                with open(rows, encoding="utf-8") as handle:
-                    return len(pack([json.loads(line) for line in handle], seq)), "last build"
-            except (ValueError, OSError):  # rows longer than a since-lowered sequence_len
-                pass
+        try:
+            rows = read_rows(ActionCache(project.layout.actions, project.filestate).entry_dir(entry.key) / "out")
+            return len(pack(rows, seq)), "last build"
+        except (ValueError, OSError):  # no output any more, or rows longer than a since-lowered sequence_len
+            pass
     chars = sum(len(s.text) for s in project.doc.sections if name in s.adapters)
     return max(1, math.ceil(chars / 4 / seq)), "estimate from document length"
 

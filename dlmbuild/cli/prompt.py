@@ -8,6 +8,12 @@ from pathlib import Path
 import typer
 
 
+def stream(piece: str) -> None:
+    """Print a piece of a streamed answer as soon as it arrives."""
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
 def sampling_options(project, max_new_tokens, temp, top_p, seed):
     from dlmbuild.infer.generate import Sampling
 
@@ -35,10 +41,5 @@ def prompt(
     question = sys.stdin.read() if text == "-" else text
     session = ChatSession.open(project, name)
     settings = sampling_options(project, max_new_tokens, temp, top_p, seed)
-
-    def show(piece: str) -> None:
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-
-    session.reply([{"role": "user", "content": question}], settings, show)
+    session.reply([{"role": "user", "content": question}], settings, stream)
     sys.stdout.write("\n")

@@ -26,7 +26,7 @@ def repl(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Chat with the trained model, with history."""
-    from dlmbuild.cli.prompt import sampling_options
+    from dlmbuild.cli.prompt import sampling_options, stream
     from dlmbuild.infer.session import ChatSession, choose_adapter, current_version
     from dlmbuild.project import Project
 
@@ -68,12 +68,7 @@ def repl(
                 print(f"dlm: {exc}", file=sys.stderr)
             continue
         history.append({"role": "user", "content": line})
-
-        def show(piece: str) -> None:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-
-        answer = session.reply(history, settings, show)
+        answer = session.reply(history, settings, stream)
         sys.stdout.write("\n")
         history.append({"role": "assistant", "content": answer})
 

@@ -84,8 +84,3 @@ def check_stamp(home: Path, doc: Path, targets: list[str]) -> list[str] | None:
         return None
     return data["lines"]
 
-
-def clear_stamps(home: Path) -> None:
-    import shutil
-
-    shutil.rmtree(Path(home) / "stamps", ignore_errors=True)

@@ -74,7 +74,6 @@ class ChatSession:
         if self.model is None:
             quiet_transformers()
             base = self.project.base()
-            torch.set_num_threads(max(1, torch.get_num_threads()))
             model = AutoModelForCausalLM.from_pretrained(str(base.path), dtype=torch.float32)
             self.model = PeftModel.from_pretrained(model, str(version.path), adapter_name=name)
             self.tokenizer = BaseTokenizer(Path(base.path))

@@ -33,8 +33,7 @@ def launch_command(processes: int, spec: Path, cuda: bool) -> list[str]:
             "-m", "dlmbuild.train.distributed", str(spec)]
 
 
-def run_distributed(spec: dict, processes: int, workdir: Path, *, cuda: bool, check_cancelled=lambda: None,
-                    log=lambda m: None) -> dict:
+def run_distributed(spec: dict, processes: int, workdir: Path, *, cuda: bool, check_cancelled=lambda: None) -> dict:
     """Run the workers and return rank 0's training stats; the adapter lands in spec['out_dir']."""
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path = workdir / "spec.json"

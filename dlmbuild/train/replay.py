@@ -75,14 +75,13 @@ class ReplayCorpus:
         if not fresh:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+b") as raw:
-            if raw.tell() > 0:
-                raw.seek(-1, os.SEEK_END)
-                if raw.read(1) != b"\n":  # a torn last line: end it, so it cannot swallow the next record
-                    raw.write(b"\n")
-        with open(self.path, "a", encoding="utf-8") as handle:
-            for record in fresh:
-                handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+        lines = "".join(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n" for record in fresh).encode()
+        with open(self.path, "a+b") as handle:
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # a torn last line: end it, so it cannot swallow the next record
+                    lines = b"\n" + lines
+            handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
         return len(fresh)
