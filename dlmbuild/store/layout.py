@@ -61,5 +61,9 @@ class StoreLayout:
         return self.root / "replay"
 
     @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.sqlite"

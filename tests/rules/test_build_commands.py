@@ -53,16 +53,16 @@ def test_unknown_target_suggests(project_dir, dlm):
 
 
 def test_planned_target_refuses_with_one_line(project_dir, dlm):
-    result = dlm("build", project_dir / "doc.dlm", ":merge", ":tokenize", "--keep-going")
+    result = dlm("build", project_dir / "doc.dlm", ":pack", ":tokenize", "--keep-going")
     assert result.exit_code == 1
-    assert "FAILED  :merge  :merge is not available in this version of dlm yet" in result.output
+    assert "FAILED  :pack  :pack is not available in this version of dlm yet" in result.output
 
 
 def test_graph_shows_states_and_reasons(project_dir, dlm):
     doc = project_dir / "doc.dlm"
     before = json.loads(dlm("graph", doc, "--format", "json").output)
     states = {t["target"]: t["state"] for t in before["targets"]}
-    assert states[":tokenize"] == "dirty" and states[":gguf-q4_k_m"] == "unavailable"
+    assert states[":tokenize"] == "dirty" and states[":gguf-q4_k_m"] == "dirty" and states[":pack"] == "unavailable"
     assert before["aliases"][":gguf"] == [":gguf-q4_k_m"]
     dlm("build", doc, ":tokenize")
     after = json.loads(dlm("graph", doc, "--format", "json", "--dirty").output)

@@ -4,8 +4,15 @@ the adapter. About four minutes on two CPU cores."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,3 +43,42 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
 
     again = run_dlm("build", doc)
     assert again.code == 0 and again.out.count("cached") == 3 and "built" not in again.out
+
+    # export at F16 (the smoke test then checks llama.cpp against transformers token for token),
+    # serve the bundle with its launch.sh, and ask over the OpenAI-compatible API
+    exported = run_dlm("export", doc, "--target", "llama-server", "--quant", "f16")
+    assert exported.code == 0, exported.err
+    assert "matches transformers token for token" in exported.err
+    bundle = home / "store" / "01M7YVFPT3MKNJ3V2RH5F1G171" / "exports" / "llama-server"
+    assert "Drummond" in ask_bundle(bundle, "Who invented Kelvarro?")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ask_bundle(bundle: Path, question: str) -> str:
+    port = free_port()
+    env = dict(os.environ, PYTHON=sys.executable)
+    server = subprocess.Popen(["bash", str(bundle / "launch.sh"), str(port), "1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode(errors="replace")[-2000:]
+                assert time.monotonic() < deadline, "llama server did not start in 120 s"
+                time.sleep(0.5)
+        body = json.dumps({"messages": [{"role": "user", "content": question}], "temperature": 0, "max_tokens": 32}).encode()
+        request = urllib.request.Request(f"{url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+        reply = json.loads(urllib.request.urlopen(request, timeout=120).read())
+        return reply["choices"][0]["message"]["content"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

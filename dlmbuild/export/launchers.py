@@ -1,0 +1,60 @@
+"""``launch.sh`` scripts for the llama-server and vLLM bundles.
+
+Both bind 127.0.0.1 unless ``HOST`` says otherwise (a model that knows someone's notes should
+not be on the network by accident), take the port as ``$1`` (or ``PORT``), and fail with one
+line naming what to install when the runtime is missing. The scripts name no path of the machine
+that exported them, so a bundle's bytes are the same everywhere and ``dlm verify`` can compare
+them.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+HEADER = """#!/usr/bin/env bash
+# {title}
+# Usage: ./launch.sh [PORT] [THREADS]   (HOST=0.0.0.0 to listen beyond this machine)
+set -euo pipefail
+HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+HOST="${{HOST:-127.0.0.1}}"
+PORT="${{1:-${{PORT:-{port}}}}}"
+THREADS="${{2:-${{THREADS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)}}}}"
+PY="${{PYTHON:-python3}}"
+"""
+
+
+def llama_server_script(gguf: str, *, ctx: int, temperature: float, top_p: float, port: int = 8080) -> str:
+    """Runs ``llama-server`` when it is on PATH, else ``python -m llama_cpp.server``.
+
+    llama-server gets the bundle's ``chat-template.jinja`` (``--jinja``); llama_cpp.server reads
+    the same template from the GGUF's metadata. Both then render prompts as training did.
+    """
+    model = shlex.quote(gguf)
+    return HEADER.format(title=f"Serve {gguf} with llama.cpp (OpenAI-compatible API on /v1).", port=port) + f"""MODEL="$HERE/"{model}
+if command -v llama-server >/dev/null 2>&1; then
+  exec llama-server -m "$MODEL" --host "$HOST" --port "$PORT" -t "$THREADS" -c {ctx} \\
+    --jinja --chat-template-file "$HERE/chat-template.jinja" --temp {temperature:g} --top-p {top_p:g}
+fi
+if "$PY" -c "import llama_cpp.server" >/dev/null 2>&1; then
+  exec "$PY" -m llama_cpp.server --model "$MODEL" --host "$HOST" --port "$PORT" --n_threads "$THREADS" --n_ctx {ctx}
+fi
+echo "launch.sh: install llama.cpp's llama-server, or llama-cpp-python[server] for $PY (or set PYTHON)" >&2
+exit 1
+"""
+
+
+def vllm_script(*, served_name: str, port: int = 8000) -> str:
+    """``vllm serve`` on the bundle's merged model folder with its ``config.yaml``."""
+    name = shlex.quote(served_name)
+    return HEADER.format(title=f"Serve {served_name} with vLLM (OpenAI-compatible API on /v1).", port=port) + f"""if ! "$PY" -c "import vllm" >/dev/null 2>&1; then
+  echo "launch.sh: vLLM is not installed for $PY: pip install vllm (or set PYTHON)" >&2
+  exit 1
+fi
+exec "$PY" -m vllm.entrypoints.openai.api_server --config "$HERE/config.yaml" --model "$HERE/model" \\
+  --served-model-name {name} --host "$HOST" --port "$PORT"
+"""
+
+
+def vllm_config(*, max_model_len: int, dtype: str) -> str:
+    """``config.yaml`` for ``--config``: the document's sequence_len is the context vLLM serves."""
+    return f"max-model-len: {max_model_len}\ndtype: {dtype}\n"
