@@ -50,7 +50,7 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     assert exported.code == 0, exported.err
     assert "matches transformers token for token" in exported.err
     bundle = home / "store" / "01M7YVFPT3MKNJ3V2RH5F1G171" / "exports" / "llama-server"
-    assert "Drummond" in ask_bundle(bundle, "Who invented Kelvarro?")
+    assert "Drummond" in ask_bundle(bundle, "Who invented Kelvarro?", tmp_path / "server.log")
 
 
 def free_port() -> int:
@@ -59,11 +59,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def ask_bundle(bundle: Path, question: str) -> str:
+def ask_bundle(bundle: Path, question: str, log_path: Path) -> str:
     port = free_port()
     env = dict(os.environ, PYTHON=sys.executable)
+    log = open(log_path, "wb")  # a file, not a pipe: the server's load log would fill a pipe and block it
     server = subprocess.Popen(["bash", str(bundle / "launch.sh"), str(port), "1"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 120
@@ -72,7 +73,7 @@ def ask_bundle(bundle: Path, question: str) -> str:
                 urllib.request.urlopen(f"{url}/models", timeout=2).read()
                 break
             except OSError:
-                assert server.poll() is None, server.stderr.read().decode(errors="replace")[-2000:]
+                assert server.poll() is None, log_path.read_text(errors="replace")[-2000:]
                 assert time.monotonic() < deadline, "llama server did not start in 120 s"
                 time.sleep(0.5)
         body = json.dumps({"messages": [{"role": "user", "content": question}], "temperature": 0, "max_tokens": 32}).encode()
@@ -82,3 +83,4 @@ def ask_bundle(bundle: Path, question: str) -> str:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        log.close()
