@@ -40,7 +40,7 @@ class Project:
              options: dict[str, Any] | None = None) -> Project:
         doc = parse_document(path)
         layout = StoreLayout(home or dlm_home(), doc.config.dlm_id)
-        return cls(doc, layout, FileStateCache(layout.filestate), materialize_base, dict(options or {}))
+        return cls(doc, layout, FileStateCache.open(layout.filestate), materialize_base, dict(options or {}))
 
     @cached_property
     def sources(self) -> SourceSet:
@@ -49,7 +49,7 @@ class Project:
     @cached_property
     def source_hashes(self) -> dict[str, str]:
         """relpath -> content hash for every selected source file, via the file-state cache."""
-        return {f.relpath: self.filestate.hash(f.abspath) for f in self.sources.files}
+        return {f.relpath: self.filestate.hash_known(f.abspath, f.stat_key) for f in self.sources.files}
 
     @property
     def resolved_base(self):

@@ -86,9 +86,11 @@ def _stamp(project, targets: list[str], results, started_ns: int) -> None:
     from dlmbuild.engine.stamp import write_stamp
 
     paths = [str(project.doc.path)]
+    known = {}
     if project.doc.config.training.sources:
         sources = project.sources
-        paths += [str(p) for p in sources.watch_paths] + sources.folders + [f.abspath for f in sources.files]
+        known = {f.abspath: f.signature for f in sources.files}
+        paths += [str(p) for p in sources.watch_paths] + sources.folders + list(known)
     base = project.resolved_base
     if base is not None:
         folder = Path(base.path)
@@ -101,7 +103,7 @@ def _stamp(project, targets: list[str], results, started_ns: int) -> None:
             for r in results if r.name.startswith(":export-")]
     outputs = [str(r.out_dir) for r in results if r.out_dir is not None]
     lines = [f"  cached  {r.name}" for r in results]
-    write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines, started_ns)
+    write_stamp(project.layout.home, project.doc.path, targets, paths, own, outputs, lines, started_ns, known)
 
 
 def _check_frozen(doc_path: Path, previous, lock) -> None:

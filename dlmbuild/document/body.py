@@ -73,24 +73,123 @@ class ParsedSection:
 
 
 def split_body(path: Path, text: str, body_start: int, first_line: int) -> list[RawSection]:
-    """Parse the body (``text[body_start:]``) into raw sections with document offsets."""
-    body = text[body_start:]
+    """Parse the body (``text[body_start:]``) into raw sections with document offsets.
+
+    A resident process (``dlm server``, ``--watch``) parses the same document again after each
+    edit; it re-parses only the sections the edit touched (see ``_reparse_edit``).
+    """
+    key = str(path)
+    previous = _LAST_PARSE.get(key)
+    sections = _reparse_edit(previous, text, body_start, first_line) if previous is not None else None
+    if sections is None:
+        sections = _parse_span(path, text[body_start:], body_start, first_line)
+    _LAST_PARSE[key] = (text, body_start, first_line, sections)
+    return sections
+
+
+# path -> (text, body_start, first_line, sections) of the last parse in this process.
+_LAST_PARSE: dict[str, tuple[str, int, int, list[RawSection]]] = {}
+
+
+def _parse_span(path: Path, body: str, offset: int, first_line: int) -> list[RawSection]:
+    """Raw sections of ``body``, which starts at document offset ``offset`` and line ``first_line``."""
     try:
         tree = parser().parse(body, start="body")
     except lark.UnexpectedInput:
         raise _unclosed_code_block(path, body, first_line) from None
+    return _sections_of(tree, offset, first_line)
+
+
+def _reparse_edit(previous, text: str, body_start: int, first_line: int) -> list[RawSection] | None:
+    """The sections of ``text`` from the previous parse plus a parse of only the edited span, or
+    None when that cannot be shown equal to a full parse (then the caller parses everything).
+
+    Sections tile the body and each fenced one starts at a top-level fence line, where the
+    grammar's state is the same as at the start of a body. So parsing the span from the first
+    touched section's start to the last touched section's end gives what a full parse gives
+    there, provided the span parses on its own (every code block closed inside it) and, unless
+    it starts at the body's start, begins with its fence (a deleted fence merges sections). The
+    sections after the span are the old ones moved by the edit's change in length and lines.
+    """
+    old_text, old_start, old_first, old_sections = previous
+    if (old_start, old_first) != (body_start, first_line) or not old_sections:
+        return None
+    old, new = old_text[body_start:], text[body_start:]
+    if old == new:
+        return old_sections
+    same_head = _common_prefix(old, new)
+    same_tail = _common_suffix(old, new, min(len(old), len(new)) - same_head)
+    changed_end = len(old) - same_tail  # the edit replaced old[same_head:changed_end]
+    starts = [section.start - body_start for section in old_sections]
+    ends = [section.end - body_start for section in old_sections]
+    if starts[0] != 0 or ends[-1] != len(old) or any(ends[k] != starts[k + 1] for k in range(len(starts) - 1)):
+        return None  # leading blank text that is not a section: no tiling to rely on
+    first = max(0, next((k for k, end in enumerate(ends) if end >= same_head), len(ends) - 1))
+    last = max(k for k, start in enumerate(starts) if start <= changed_end)
+    grow = len(new) - len(old)
+    span_start, span_end = starts[first], ends[last] + grow
+    if span_end < span_start or ends[last] < changed_end:
+        return None
+    span_line = first_line + old.count("\n", 0, span_start)
+    try:
+        tree = parser().parse(new[span_start:span_end], start="body")
+    except lark.UnexpectedInput:
+        return None
+    if tree.children[0].children and old_sections[first].fence is not None:
+        return None
+    middle = _sections_of(tree, body_start + span_start, span_line)
+    more_lines = new.count("\n", span_start, span_end) - old.count("\n", span_start, ends[last])
+    after = [_moved(section, grow, more_lines) for section in old_sections[last + 1 :]]
+    return old_sections[:first] + middle + after
+
+
+def _sections_of(tree: lark.Tree, offset: int, first_line: int) -> list[RawSection]:
     sections: list[RawSection] = []
     preamble, *fenced = tree.children
-    lines = _lines(preamble.children, body_start, first_line)
+    lines = _lines(preamble.children, offset, first_line)
     if lines:
         sections.append(RawSection(None, lines, lines[0].start, lines[-1].start + len(lines[-1].text)))
     for node in fenced:
         fence_tok, *rest = node.children
-        fence = _line(fence_tok, body_start, first_line)
-        body_lines = _lines(rest, body_start, first_line)
+        fence = _line(fence_tok, offset, first_line)
+        body_lines = _lines(rest, offset, first_line)
         end = (body_lines[-1].start + len(body_lines[-1].text)) if body_lines else fence.start + len(fence.text)
         sections.append(RawSection(fence, body_lines, fence.start, end))
     return sections
+
+
+def _moved(section: RawSection, chars: int, lines: int) -> RawSection:
+    if not chars and not lines:
+        return section
+
+    def move(line: Line) -> Line:
+        return Line(line.text, line.number + lines, line.start + chars, line.header)
+
+    fence = move(section.fence) if section.fence is not None else None
+    return RawSection(fence, [move(line) for line in section.lines], section.start + chars, section.end + chars)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix, by bisection on C-speed slice comparisons."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _line(tok: lark.Token, offset: int, first_line: int, header: bool = False) -> Line:

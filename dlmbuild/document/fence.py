@@ -7,6 +7,7 @@ line, which the caller shifts to the document position.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import lark
 
@@ -38,6 +39,10 @@ class LineSyntaxError(Exception):
         self.col = col
 
 
+# A document repeats a handful of fence lines (``::instruction::``, ``::prose#tone::``) thousands
+# of times; the parse of a line is a pure function of its text, so it is memoized. Errors are
+# not cached: they are raised again, with the same message, on the next call.
+@lru_cache(maxsize=4096)
 def parse_fence(line: str) -> FenceLine:
     tree = _parse(line.rstrip("\r\n"), "fence", "section fence", "::")
     type_tok = tree.children[0]
@@ -52,6 +57,7 @@ def parse_fence(line: str) -> FenceLine:
     return FenceLine(str(type_tok), type_tok.column, adapter, adapter_col, tuple(attrs))
 
 
+@lru_cache(maxsize=4096)
 def parse_provenance(line: str) -> ProvenanceLine:
     tree = _parse(line.rstrip("\r\n"), "provenance", "provenance comment", "-->")
     kind = tree.children[0]

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pathspec
 import yaml
@@ -39,9 +41,10 @@ SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".dlm"})
 TRAINING_YAML_KEYS = ("include", "exclude")
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    """One file selected for ingestion; its stat is what the file-state cache keys on."""
+class SourceFile(NamedTuple):
+    """One file selected for ingestion; its stat is what the file-state cache keys on. A named
+    tuple rather than a frozen dataclass: a walk builds 10,000 of them, and a tuple is made in
+    C where a frozen dataclass sets each field through ``object.__setattr__``."""
 
     relpath: str  # relative to the document's folder, '/'-separated
     abspath: str  # a str, not a Path: building 10,000 Path objects is a third of a no-op build
@@ -50,10 +53,22 @@ class SourceFile:
     inode: int
     device: int
     adapter: str | None  # routing from the directive, None = every adapter
+    ctime_ns: int = 0
+    mode: int = 0
 
     @property
     def path(self) -> Path:
         return Path(self.abspath)
+
+    @property
+    def stat_key(self) -> tuple[int, int, int, int]:
+        """The file-state cache's key, from the stat the walk already made."""
+        return (self.device, self.inode, self.size, self.mtime_ns)
+
+    @property
+    def signature(self) -> tuple[int, int, int, int, int]:
+        """The no-op stamp's signature (engine/stamp.signature), from the walk's stat."""
+        return (self.mtime_ns, self.ctime_ns, self.size, self.inode, self.mode)
 
 
 @dataclass
@@ -74,6 +89,7 @@ class _Rules:
     ignores: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()  # (base relpath, spec)
     include: tuple[str, pathspec.PathSpec] | None = None  # (base relpath, spec)
     excludes: tuple[tuple[str, pathspec.PathSpec], ...] = ()
+    key: tuple = ()  # the pattern text behind the specs: equal keys decide every path alike
 
 
 def expand_sources(doc: Document) -> SourceSet:
@@ -88,11 +104,12 @@ def expand_sources(doc: Document) -> SourceSet:
         result.watch_paths.append(target)
         budget = [spec.max_files]
         if target.is_file():
-            _consider(root, target, spec, strict, result, budget, own=own)
+            _consider(root, target, spec, strict, result, budget, own)
             continue
         rules = _Rules(
             include=("", _wildmatch(spec.include)),
             excludes=(("", _wildmatch(spec.exclude)),) if spec.exclude else (),
+            key=(("include", "", tuple(spec.include)), ("exclude", "", tuple(spec.exclude or ()))),
         )
         _walk(root, target, "", rules, spec, strict, result, budget, own)
     return result
@@ -189,39 +206,80 @@ def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, s
     if os.path.isdir(meta):
         out.folders += [os.path.join(meta, "ignore"), os.path.join(meta, "training.yaml")]
     rules = _local_rules(folder, rel, rules)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+    listing = _listing(folder, rel, rules)
+    if listing is None:
         out.skipped["unreadable"] += 1
         return
+    prefix = os.path.join(folder, "")
+    doc_prefix = _relpath(root, prefix)  # this folder relative to the document's, ending in '/'
+    for name, decision in listing:
+        path = prefix + name
+        if decision == _FILE:
+            _consider(root, path, spec, strict, out, budget, own, linked=False, relpath=doc_prefix + name)
+        elif decision == _DESCEND:
+            _walk(root, Path(path), f"{rel}{name}/", rules, spec, strict, out, budget, own)
+        elif decision == _LINK:  # where a link points can change without its folder changing
+            if os.path.isdir(path):
+                out.skipped["symlinked_folder"] += 1
+            elif _ignored(rules, rel + name) or not _included(rules, rel + name):
+                out.skipped["ignored"] += 1
+            else:
+                _consider(root, path, spec, strict, out, budget, own, linked=True)
+        elif decision == _IGNORED:
+            out.skipped["ignored"] += 1
+
+
+# What a walk decides about a folder's entries from their names and types alone.
+_DESCEND, _FILE, _LINK, _IGNORED, _SKIPPED = range(5)
+# (folder, rules key) -> (folder's stat signature, [(name, decision)]). Like git's untracked
+# cache: a folder whose mtime, ctime and inode are unchanged has the same entries (adding,
+# removing or renaming one changes its mtime), so a resident process (dlm server, --watch)
+# re-decides nothing there and only stats the selected files. Listings are remembered only once
+# the folder's mtime is older than the racy window, for the same reason as the file-state cache.
+_LISTINGS: dict[tuple[str, tuple], tuple[tuple[int, int, int, int], list[tuple[str, int]]]] = {}
+_RACY_NS = 100_000_000
+
+
+def _listing(folder: Path, rel: str, rules: _Rules) -> list[tuple[str, int]] | None:
+    try:
+        st = os.stat(folder)
+        sig = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        cache_key = (str(folder), rules.key)
+        held = _LISTINGS.get(cache_key)
+        if held is not None and held[0] == sig:
+            return held[1]
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return None
+    listing = []
     for entry in entries:
         child_rel = f"{rel}{entry.name}"
         if entry.is_dir(follow_symlinks=False):
             if entry.name in SKIPPED_DIRS:
-                continue
-            if _ignored(rules, child_rel + "/"):
-                out.skipped["ignored"] += 1
-                continue
-            _walk(root, Path(entry.path), child_rel + "/", rules, spec, strict, out, budget, own)
-        elif entry.is_symlink() and os.path.isdir(entry.path):
-            out.skipped["symlinked_folder"] += 1
+                decision = _SKIPPED
+            else:
+                decision = _IGNORED if _ignored(rules, child_rel + "/") else _DESCEND
+        elif entry.is_symlink():
+            decision = _LINK
         else:
-            if _ignored(rules, child_rel) or not _included(rules, child_rel):
-                out.skipped["ignored"] += 1
-                continue
-            _consider(root, entry.path, spec, strict, out, budget, entry, own)
+            decision = _IGNORED if _ignored(rules, child_rel) or not _included(rules, child_rel) else _FILE
+        listing.append((entry.name, decision))
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+        _LISTINGS[cache_key] = (sig, listing)
+    return listing
 
 
 def _consider(
     root: Path, path: Path | str, spec: SourceSpec, strict: bool, out: SourceSet, budget: list[int],
-    entry: os.DirEntry | None = None, own: tuple[int, int] | None = None,
+    own: tuple[int, int] | None = None, linked: bool | None = None, relpath: str | None = None,
 ) -> None:
-    linked = entry.is_symlink() if entry is not None else os.path.islink(path)
+    if linked is None:
+        linked = os.path.islink(path)
     if linked and strict and not inside_folder(root, path):
         out.skipped["escapes_folder"] += 1
         return
     try:
-        st = entry.stat() if entry is not None else os.stat(path)
+        st = os.stat(path)
     except OSError:
         out.skipped["unreadable"] += 1
         return
@@ -242,8 +300,8 @@ def _consider(
         out.skipped["over_max_files"] += 1
         return
     budget[0] -= 1
-    relpath = _relpath(root, path)
-    out.files.append(SourceFile(relpath, str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, spec.adapter))
+    out.files.append(SourceFile(relpath or _relpath(root, path), str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev,
+                                spec.adapter, st.st_ctime_ns, st.st_mode))
 
 
 def _relpath(root: Path, path: Path | str) -> str:
@@ -265,19 +323,22 @@ def _local_rules(folder: Path, rel: str, rules: _Rules) -> _Rules:
     meta = folder / ".dlm"
     if not meta.is_dir():
         return rules
-    ignores, include, excludes = rules.ignores, rules.include, rules.excludes
+    ignores, include, excludes, key = rules.ignores, rules.include, rules.excludes, rules.key
     ignore_file = meta / "ignore"
     if ignore_file.is_file():
         lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
         ignores = ignores + ((rel, pathspec.GitIgnoreSpec.from_lines(lines)),)
+        key += (("ignore", rel, tuple(lines)),)
     training_file = meta / "training.yaml"
     if training_file.is_file():
         data = _load_training_yaml(training_file)
         if "include" in data:
             include = (rel, _wildmatch(data["include"]))
+            key += (("include", rel, tuple(data["include"])),)
         if data.get("exclude"):
             excludes = excludes + ((rel, _wildmatch(data["exclude"])),)
-    return _Rules(ignores, include, excludes)
+            key += (("exclude", rel, tuple(data["exclude"])),)
+    return _Rules(ignores, include, excludes, key)
 
 
 def _load_training_yaml(path: Path) -> dict[str, list[str]]:

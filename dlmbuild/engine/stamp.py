@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-from dlmbuild.store.atomic import atomic_write_bytes
-
 FORMAT = 3
 RACY_NS = 100_000_000
 
@@ -56,17 +54,22 @@ def environment() -> tuple:
 
 
 def write_stamp(home: Path, doc: Path, targets: list[str], inputs: list[str], own: list[str], outputs: list[str],
-                lines: list[str], started_ns: int) -> None:
+                lines: list[str], started_ns: int, known: dict[str, tuple] | None = None) -> None:
     """``inputs`` are what users edit; ``own`` are files this build wrote itself (dlm.lock,
     adapter pointers, the replay corpus), recorded as they are. ``started_ns`` is when the build
     began reading its inputs: an input modified after that (less the racy window) may not be
-    what the build read, so no stamp is written and the next build looks properly."""
-    entries = [(p, signature(p)) for p in dict.fromkeys(inputs)]
+    what the build read, so no stamp is written and the next build looks properly. ``known``
+    holds signatures the build already took (the source walk's stats): the stat made before
+    reading is the right one to record, since a later edit then fails the next check."""
+    known = known or {}
+    entries = [(p, known[p] if p in known else signature(p)) for p in dict.fromkeys(inputs)]
     if any(sig is not None and max(sig[0], sig[1]) >= started_ns - RACY_NS for _, sig in entries):
         return
     entries += [(p, signature(p)) for p in own]
     data = {"format": FORMAT, "env": environment(), "paths": [p for p, _ in entries], "sigs": [sig for _, sig in entries],
             "outputs": outputs, "lines": lines}
+    from dlmbuild.store.atomic import atomic_write_bytes  # only writing needs it, not the no-op check
+
     atomic_write_bytes(stamp_path(home, doc, targets), pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -78,7 +81,10 @@ def check_stamp(home: Path, doc: Path, targets: list[str]) -> list[str] | None:
         return None
     if data.get("format") != FORMAT or data["env"] != environment():
         return None
-    if [signature(path) for path in data["paths"]] != data["sigs"]:
+    paths, sigs = data["paths"], data["sigs"]
+    if not paths or signature(paths[0]) != sigs[0]:  # the document comes first: an edit fails at once
+        return None
+    if [signature(path) for path in paths] != sigs:
         return None
     if not all(os.path.isdir(out) for out in data["outputs"]):
         return None

@@ -40,7 +40,7 @@ def test_build_json_then_noop(trainable_dir, dlm):
     doc = trainable_dir / "doc.dlm"
     first = json.loads(dlm("build", doc, "--json").output)
     assert [(r["target"], r["status"]) for r in first] == [(":tokenize", "built"), (":data-default", "built"), (":train-default", "built")]
-    assert "index.jsonl" in first[0]["outputs"] and "adapter_model.safetensors" in first[2]["outputs"]
+    assert "index.json" in first[0]["outputs"] and "adapter_model.safetensors" in first[2]["outputs"]
     second = json.loads(dlm("build", doc, "--json").output)
     assert [r["status"] for r in second] == ["cached"] * 3
     assert [r["output_hash"] for r in second] == [r["output_hash"] for r in first]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dlmbuild.cli.build import run_build
@@ -17,8 +16,9 @@ def _index(doc: Path) -> list[dict]:
     from dlmbuild.cli.common import open_project
 
     project, _ = open_project(doc)
-    path = project.layout.actions / entry.key[:2] / entry.key / "out" / "index.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    from rules.tokenize import read_index
+
+    return read_index(project.layout.actions / entry.key[:2] / entry.key / "out")
 
 
 def test_build_indexes_every_section_and_source_file(project_dir):
