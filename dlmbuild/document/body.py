@@ -182,14 +182,8 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def _common_suffix(a: str, b: str, limit: int) -> int:
-    low, high = 0, limit
-    while low < high:
-        mid = (low + high + 1) // 2
-        if a[len(a) - mid :] == b[len(b) - mid :]:
-            low = mid
-        else:
-            high = mid - 1
-    return low
+    """Length of the longest common suffix, at most ``limit`` (so it cannot overlap the prefix)."""
+    return min(_common_prefix(a[::-1], b[::-1]), limit)
 
 
 def _line(tok: lark.Token, offset: int, first_line: int, header: bool = False) -> Line:

@@ -35,6 +35,7 @@ from dlmbuild.document.schema import SourceSpec
 from dlmbuild.document.sections import Section, SectionType, section_id
 from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.document.text import one_line
+from dlmbuild.engine.filestate import RACY_NS
 from dlmbuild.errors import DocumentError, Location
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".dlm"})
@@ -237,7 +238,6 @@ _DESCEND, _FILE, _LINK, _IGNORED, _SKIPPED = range(5)
 # re-decides nothing there and only stats the selected files. Listings are remembered only once
 # the folder's mtime is older than the racy window, for the same reason as the file-state cache.
 _LISTINGS: dict[tuple[str, tuple], tuple[tuple[int, int, int, int], list[tuple[str, int]]]] = {}
-_RACY_NS = 100_000_000
 
 
 def _listing(folder: Path, rel: str, rules: _Rules) -> list[tuple[str, int]] | None:
@@ -264,7 +264,7 @@ def _listing(folder: Path, rel: str, rules: _Rules) -> list[tuple[str, int]] | N
         else:
             decision = _IGNORED if _ignored(rules, child_rel) or not _included(rules, child_rel) else _FILE
         listing.append((entry.name, decision))
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
         _LISTINGS[cache_key] = (sig, listing)
     return listing
 

@@ -33,6 +33,7 @@ from dlmbuild.store.atomic import atomic_write_text
 DEFAULT_IDLE_S = 3 * 3600
 # Commands a server runs; the others are interactive (repl), long-lived (--watch) or cheap.
 SERVED = frozenset({"build"})
+STALE = "dlm's code or installed packages changed"  # the refusal after which the server exits
 
 
 def code_signature() -> tuple:
@@ -178,7 +179,7 @@ class Server:
         if refusal is not None:
             print(f"dlm server: declined {' '.join(map(str, hello.get('argv') or []))}: {refusal}", file=sys.__stderr__, flush=True)
             protocol.send(conn, {"accept": False, "why": refusal})
-            return "exit" if refusal == "dlm's code or installed packages changed" else None
+            return "exit" if refusal == STALE else None
         protocol.send(conn, {"accept": True})
         if (protocol.recv(conn) or {}).get("go") is not True:
             return None  # the client gave up waiting and builds on its own
@@ -204,7 +205,7 @@ class Server:
         if protocol.comparable_env(hello.get("env") or {}) != self.env:
             return "another environment"
         if code_signature() != self.code:
-            return "dlm's code or installed packages changed"
+            return STALE
         return None
 
     def _run(self, conn: socket.socket, hello: dict) -> int:
