@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlmbuild.document.parse import Document, parse_document
-from dlmbuild.document.sources import SourceSet, expand_sources
+from dlmbuild.document.sources import PATH, STAT_KEY, SourceSet, expand_sources
 from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.engine.target import InputsUnavailable
 from dlmbuild.store.layout import StoreLayout, dlm_home
@@ -49,7 +49,9 @@ class Project:
     @cached_property
     def source_hashes(self) -> dict[str, str]:
         """relpath -> content hash for every selected source file, via the file-state cache."""
-        return {f.relpath: self.filestate.hash_known(f.abspath, f.stat_key) for f in self.sources.files}
+        files = self.sources.files
+        digests = self.filestate.hash_all(list(map(PATH, files)), list(map(STAT_KEY, files)))
+        return {file.relpath: digest for file, digest in zip(files, digests)}
 
     @property
     def resolved_base(self):

@@ -68,7 +68,7 @@ def _noop(args: list[str]) -> bool:
     from pathlib import Path
 
     from dlmbuild.engine.stamp import check_stamp
-    from dlmbuild.store.layout import dlm_home
+    from dlmbuild.store.home import dlm_home
 
     lines = check_stamp(dlm_home(), Path(args[0]), args[1:])
     if lines is None:
@@ -86,7 +86,7 @@ def _forward(args: list[str]) -> int | None:
     if "--watch" in args:
         return None
     from dlmbuild.server.client import forward
-    from dlmbuild.store.layout import dlm_home
+    from dlmbuild.store.home import dlm_home
 
     return forward(["build", *args], dlm_home())
 

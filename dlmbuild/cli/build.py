@@ -83,14 +83,15 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
 
 def _stamp(project, targets: list[str], results, started_ns: int) -> None:
     """Record what this build depended on, so an identical next build can stop at a stat check."""
+    from dlmbuild.document.sources import PATH, SIGNATURE
     from dlmbuild.engine.stamp import write_stamp
 
     paths = [str(project.doc.path)]
     known = {}
     if project.doc.config.training.sources:
         sources = project.sources
-        known = {f.abspath: f.signature for f in sources.files}
-        paths += [str(p) for p in sources.watch_paths] + sources.folders + list(known)
+        known = dict(zip(map(PATH, sources.files), map(SIGNATURE, sources.files)))
+        paths += [str(p) for p in sources.watch_paths] + sources.folders
     base = project.resolved_base
     if base is not None:
         folder = Path(base.path)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from dlmbuild.engine.actioncache import ActionCache
-from dlmbuild.engine.filestate import FileStateCache
+from dlmbuild.engine.filestate import FileStateCache, journal_path
 from dlmbuild.engine.lockfile import read_lock
 from dlmbuild.engine.state import BuildState
 from dlmbuild.project import Project
@@ -82,6 +82,6 @@ def clear(doc: Path = typer.Argument(None, help="Only this document's store.")) 
         freed = _size(layout.actions) + _size(layout.tokens)
         shutil.rmtree(layout.actions, ignore_errors=True)
         shutil.rmtree(layout.tokens, ignore_errors=True)
-        for state in (layout.filestate, layout.targets_state):
+        for state in (layout.filestate, journal_path(layout.filestate), layout.targets_state):
             state.unlink(missing_ok=True)
         typer.echo(f"cleared store {layout.dlm_id}: freed {_human(freed)}")

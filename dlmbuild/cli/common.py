@@ -27,7 +27,7 @@ def open_project(doc: Path, home: Path | None = None, *, materialize_base: bool 
 
 def make_engine(project: Project, graph: Graph, *, quiet: bool = False, on_result=None) -> Engine:
     cache = ActionCache(project.layout.actions, project.filestate)
-    state = BuildState(project.layout.targets_state)
+    state = BuildState.open(project.layout.targets_state)
     log = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     engine = Engine(graph, cache, state, project, log=log)
     if on_result is not None:

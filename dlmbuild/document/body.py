@@ -30,12 +30,17 @@ from dlmbuild.errors import DocumentError, Location
 
 @dataclass
 class Line:
-    """One body line: its text (with line ending), document line number and whether it is
-    structural (a ``### Q``-style header outside any code block)."""
+    """One body line: its text (with line ending), where it sits in its section and whether it
+    is structural (a ``### Q``-style header outside any code block).
+
+    Positions are relative to the section (``RawSection.line`` and ``.start``), so an edit above
+    a section moves it by changing two numbers, not by rebuilding each of its lines; and the
+    moved section keeps the very same line objects, which is how ``parse`` knows it is unchanged.
+    """
 
     text: str
-    number: int
-    start: int  # offset in the document text
+    row: int  # lines after the section's first line (the fence's row is 0)
+    offset: int  # characters after the section's start
     header: bool = False
 
     @property
@@ -49,8 +54,13 @@ class RawSection:
 
     fence: Line | None  # None for the implicit preamble
     lines: list[Line]
-    start: int
+    start: int  # offset of its first character in the document text
     end: int
+    line: int  # document line number of its first line (the fence, or the preamble's first line)
+
+    def number(self, line: Line) -> int:
+        """The document line number of one of its lines."""
+        return self.line + line.row
 
 
 @dataclass
@@ -146,27 +156,31 @@ def _reparse_edit(previous, text: str, body_start: int, first_line: int) -> list
 def _sections_of(tree: lark.Tree, offset: int, first_line: int) -> list[RawSection]:
     sections: list[RawSection] = []
     preamble, *fenced = tree.children
-    lines = _lines(preamble.children, offset, first_line)
-    if lines:
-        sections.append(RawSection(None, lines, lines[0].start, lines[-1].start + len(lines[-1].text)))
+    toks = _tokens(preamble.children)
+    if toks:
+        sections.append(_section(None, toks, offset, first_line))
     for node in fenced:
         fence_tok, *rest = node.children
-        fence = _line(fence_tok, offset, first_line)
-        body_lines = _lines(rest, offset, first_line)
-        end = (body_lines[-1].start + len(body_lines[-1].text)) if body_lines else fence.start + len(fence.text)
-        sections.append(RawSection(fence, body_lines, fence.start, end))
+        sections.append(_section(fence_tok, _tokens(rest), offset, first_line))
     return sections
 
 
+def _section(fence: lark.Token | None, toks: list[tuple[lark.Token, bool]], offset: int, first_line: int) -> RawSection:
+    """A raw section from its tokens; ``offset`` and ``first_line`` place the parsed span."""
+    head = fence if fence is not None else toks[0][0]
+    start, row0 = head.start_pos, head.line
+    lines = [Line(str(tok), tok.line - row0, tok.start_pos - start, header) for tok, header in toks]
+    last = toks[-1][0] if toks else head
+    fence_line = Line(str(fence), 0, 0) if fence is not None else None
+    return RawSection(fence_line, lines, start + offset, last.start_pos + len(last) + offset, row0 + first_line - 1)
+
+
 def _moved(section: RawSection, chars: int, lines: int) -> RawSection:
+    """The same section ``chars`` characters and ``lines`` lines further on; its line objects
+    are shared, not copied."""
     if not chars and not lines:
         return section
-
-    def move(line: Line) -> Line:
-        return Line(line.text, line.number + lines, line.start + chars, line.header)
-
-    fence = move(section.fence) if section.fence is not None else None
-    return RawSection(fence, [move(line) for line in section.lines], section.start + chars, section.end + chars)
+    return RawSection(section.fence, section.lines, section.start + chars, section.end + chars, section.line + lines)
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -186,17 +200,14 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return min(_common_prefix(a[::-1], b[::-1]), limit)
 
 
-def _line(tok: lark.Token, offset: int, first_line: int, header: bool = False) -> Line:
-    return Line(str(tok), tok.line + first_line - 1, tok.start_pos + offset, header)
-
-
-def _lines(children: list, offset: int, first_line: int) -> list[Line]:
-    out: list[Line] = []
+def _tokens(children: list) -> list[tuple[lark.Token, bool]]:
+    """Line tokens in order, each with whether it is a header (code block lines never are)."""
+    out: list[tuple[lark.Token, bool]] = []
     for child in children:
         if isinstance(child, lark.Tree):  # code block: every line is text
-            out.extend(_line(tok, offset, first_line) for tok in child.children)
+            out.extend((tok, False) for tok in child.children)
         else:
-            out.append(_line(child, offset, first_line, header=child.type == "HEADER"))
+            out.append((child, child.type == "HEADER"))
     return out
 
 
@@ -213,12 +224,11 @@ def read_section(path: Path, raw: RawSection) -> ParsedSection:
     """Interpret a raw section's lines according to its fence type."""
     if raw.fence is None:
         kind, adapter, adapter_col, attrs = SectionType.PROSE, None, 0, ()
-        line = raw.lines[0].number
     else:
-        kind, adapter, adapter_col, attrs = _read_fence(path, raw.fence)
-        line = raw.fence.number
+        kind, adapter, adapter_col, attrs = _read_fence(path, raw.fence, raw.line)
+    line = raw.line
     lines = raw.lines
-    provenance, lines = _read_provenance(path, lines)
+    provenance, lines = _read_provenance(path, raw, lines)
     text = "".join(ln.text for ln in lines)
     parsed = ParsedSection(
         kind, line, raw.start, raw.end, raw.fence is not None, adapter, adapter_col, text, attrs,
@@ -231,34 +241,34 @@ def read_section(path: Path, raw: RawSection) -> ParsedSection:
     return parsed
 
 
-def _read_fence(path: Path, fence: Line) -> tuple[SectionType, str | None, int, tuple[tuple[str, str], ...]]:
+def _read_fence(path: Path, fence: Line, number: int) -> tuple[SectionType, str | None, int, tuple[tuple[str, str], ...]]:
     try:
         parsed = parse_fence(fence.text)
     except LineSyntaxError as exc:
-        raise DocumentError(exc.message, Location(path, fence.number, exc.col)) from None
+        raise DocumentError(exc.message, Location(path, number, exc.col)) from None
     if parsed.type_name not in SECTION_TYPES:
         hint = did_you_mean(parsed.type_name.lower(), SECTION_TYPES)
-        raise DocumentError(f"unknown section type '{parsed.type_name}'{hint}", Location(path, fence.number, parsed.type_col))
+        raise DocumentError(f"unknown section type '{parsed.type_name}'{hint}", Location(path, number, parsed.type_col))
     kind = SectionType(parsed.type_name)
     required, optional = FENCE_ATTRIBUTES[kind]
     allowed = required + optional
     seen: dict[str, str] = {}
     for key, value, col in parsed.attrs:
         if key in seen:
-            raise DocumentError(f"duplicate attribute '{key}'", Location(path, fence.number, col))
+            raise DocumentError(f"duplicate attribute '{key}'", Location(path, number, col))
         if key not in allowed:
             takes = f"; {kind.value} takes {', '.join(allowed)}" if allowed else f"; {kind.value} fences take no attributes"
-            raise DocumentError(f"unknown attribute '{key}'{did_you_mean(key, allowed)}{takes}", Location(path, fence.number, col))
+            raise DocumentError(f"unknown attribute '{key}'{did_you_mean(key, allowed)}{takes}", Location(path, number, col))
         seen[key] = value
     for key in required:
         if key not in seen:
-            raise DocumentError(f"{kind.value} fence is missing required attribute '{key}'", Location(path, fence.number, 1))
+            raise DocumentError(f"{kind.value} fence is missing required attribute '{key}'", Location(path, number, 1))
         if not seen[key].strip():
-            raise DocumentError(f"attribute '{key}' must not be empty", Location(path, fence.number, 1))
+            raise DocumentError(f"attribute '{key}' must not be empty", Location(path, number, 1))
     return kind, parsed.adapter, parsed.adapter_col, tuple(seen.items())
 
 
-def _read_provenance(path: Path, lines: list[Line]) -> tuple[Provenance | None, list[Line]]:
+def _read_provenance(path: Path, raw: RawSection, lines: list[Line]) -> tuple[Provenance | None, list[Line]]:
     for index, line in enumerate(lines):
         stripped = line.text.strip()
         if not stripped:
@@ -268,14 +278,14 @@ def _read_provenance(path: Path, lines: list[Line]) -> tuple[Provenance | None, 
         try:
             parsed = parse_provenance(line.text)
         except LineSyntaxError as exc:
-            raise DocumentError(exc.message, Location(path, line.number, exc.col)) from None
+            raise DocumentError(exc.message, Location(path, raw.number(line), exc.col)) from None
         if parsed.kind not in PROVENANCE_KINDS:
             hint = did_you_mean(parsed.kind, PROVENANCE_KINDS)
-            raise DocumentError(f"unknown provenance kind '{parsed.kind}'{hint}", Location(path, line.number, parsed.kind_col))
+            raise DocumentError(f"unknown provenance kind '{parsed.kind}'{hint}", Location(path, raw.number(line), parsed.kind_col))
         seen: set[str] = set()
         for key, _, col in parsed.attrs:
             if key in seen:  # point at the repeat, as fence attributes do
-                raise DocumentError(f"duplicate attribute '{key}'", Location(path, line.number, col))
+                raise DocumentError(f"duplicate attribute '{key}'", Location(path, raw.number(line), col))
             seen.add(key)
         fields = tuple((k, v) for k, v, _ in parsed.attrs)
         return Provenance(parsed.kind, fields), lines[:index] + lines[index + 1 :]
@@ -289,13 +299,12 @@ _PREFERENCE_HEADERS = ("Prompt", "Chosen", "Rejected")
 def _blocks(path: Path, raw: RawSection, lines: list[Line], own: tuple[str, ...], other: str) -> list[tuple[Line, str]]:
     """Split lines into (header, content) blocks; text before the first header is an error."""
     blocks: list[tuple[Line, list[Line]]] = []
-    fence_line = raw.fence.number if raw.fence else raw.lines[0].number
     for line in lines:
         if line.header:
             if line.header_name not in own:
                 raise DocumentError(
                     f"'### {line.header_name}' belongs in {other} sections, not here",
-                    Location(path, line.number, 1),
+                    Location(path, raw.number(line), 1),
                 )
             blocks.append((line, []))
         elif blocks:
@@ -307,9 +316,9 @@ def _blocks(path: Path, raw: RawSection, lines: list[Line], own: tuple[str, ...]
                 name = found.lstrip("#").strip().lower()
                 match = next((h for h in own if name.startswith(h.lower())), None)
                 hint = f" (did you mean '### {match}'?)" if match else did_you_mean(found, [f"### {h}" for h in own])
-            raise DocumentError(f"expected '### {own[0]}' before text{hint}", Location(path, line.number, 1))
+            raise DocumentError(f"expected '### {own[0]}' before text{hint}", Location(path, raw.number(line), 1))
     if not blocks:
-        raise DocumentError(f"section has no '### {own[0]}' entries", Location(path, fence_line, 1))
+        raise DocumentError(f"section has no '### {own[0]}' entries", Location(path, raw.line, 1))
     return [(header, "".join(ln.text for ln in body)) for header, body in blocks]
 
 
@@ -325,19 +334,19 @@ def _read_pairs(path: Path, raw: RawSection, lines: list[Line]) -> list[QAPair]:
         name = header.header_name
         if name == "Q":
             if pending is not None:
-                raise DocumentError("'### Q' has no '### A' answer", Location(path, pending[0].number, 1))
+                raise DocumentError("'### Q' has no '### A' answer", Location(path, raw.number(pending[0]), 1))
             if not _clean(content):
-                raise DocumentError("empty question", Location(path, header.number, 1))
+                raise DocumentError("empty question", Location(path, raw.number(header), 1))
             pending = (header, content)
         else:
             if pending is None:
-                raise DocumentError("'### A' without a '### Q' before it", Location(path, header.number, 1))
+                raise DocumentError("'### A' without a '### Q' before it", Location(path, raw.number(header), 1))
             if not _clean(content):
-                raise DocumentError("empty answer", Location(path, header.number, 1))
-            pairs.append(QAPair(_clean(pending[1]), _clean(content), pending[0].number))
+                raise DocumentError("empty answer", Location(path, raw.number(header), 1))
+            pairs.append(QAPair(_clean(pending[1]), _clean(content), raw.number(pending[0])))
             pending = None
     if pending is not None:
-        raise DocumentError("'### Q' has no '### A' answer", Location(path, pending[0].number, 1))
+        raise DocumentError("'### Q' has no '### A' answer", Location(path, raw.number(pending[0]), 1))
     return pairs
 
 
@@ -348,14 +357,14 @@ def _read_triples(path: Path, raw: RawSection, lines: list[Line]) -> list[Prefer
         expected = _PREFERENCE_HEADERS[index % 3]
         if header.header_name != expected:
             after = f" after '### {_PREFERENCE_HEADERS[index % 3 - 1]}'" if index % 3 else ""
-            raise DocumentError(f"expected '### {expected}'{after}, found '### {header.header_name}'", Location(path, header.number, 1))
+            raise DocumentError(f"expected '### {expected}'{after}, found '### {header.header_name}'", Location(path, raw.number(header), 1))
         if not _clean(content):
-            raise DocumentError(f"empty '### {expected}'", Location(path, header.number, 1))
+            raise DocumentError(f"empty '### {expected}'", Location(path, raw.number(header), 1))
     if len(blocks) % 3:
         header = blocks[-1][0]
         missing = _PREFERENCE_HEADERS[len(blocks) % 3]
-        raise DocumentError(f"'### {header.header_name}' is not followed by '### {missing}'", Location(path, header.number, 1))
+        raise DocumentError(f"'### {header.header_name}' is not followed by '### {missing}'", Location(path, raw.number(header), 1))
     for i in range(0, len(blocks), 3):
         (ph, p), (_, c), (_, r) = blocks[i : i + 3]
-        triples.append(PreferenceTriple(_clean(p), _clean(c), _clean(r), ph.number))
+        triples.append(PreferenceTriple(_clean(p), _clean(c), _clean(r), raw.number(ph)))
     return triples

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlmbuild.document.body import ParsedSection, read_section, split_body
+from dlmbuild.document.body import ParsedSection, RawSection, read_section, split_body
 from dlmbuild.document.fence import parse_fence
 from dlmbuild.document.frontmatter import Frontmatter, split_frontmatter
 from dlmbuild.document.migrate import upgrade_data
 from dlmbuild.document.schema import DlmConfig
-from dlmbuild.document.sections import Section, SectionType, section_id
+from dlmbuild.document.sections import PreferenceTriple, QAPair, Section, SectionType, section_id
 from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.document.text import SourceText, decode_document, read_document_text
 from dlmbuild.document.validate import validate_config
@@ -65,13 +65,47 @@ def parse_source(source: SourceText) -> Document:
     config = validate_config(path, fm, data)
     body_line = source.text.count("\n", 0, fm.end) + 1
     raws = split_body(path, source.text, fm.end, body_line)
+    names = tuple(config.training.adapter_names)
+    held = _LAST_SECTIONS.get(str(path))
+    previous = held[1] if held is not None and held[0] == names else {}
+    memo: dict[int, tuple[RawSection, Section | None]] = {}
     sections = []
     for raw in raws:
-        parsed = read_section(path, raw)
-        if not parsed.fenced and not parsed.text.strip():
-            continue  # blank space between frontmatter and the first fence
-        sections.append(_finish(path, config, parsed))
+        known = previous.get(id(raw.lines))
+        if known is not None and known[0].lines is raw.lines and known[0].fence is raw.fence:
+            section = _shifted(known[1], raw.start - known[0].start, raw.line - known[0].line)
+        else:
+            parsed = read_section(path, raw)
+            # blank space between frontmatter and the first fence is no section
+            section = None if not parsed.fenced and not parsed.text.strip() else _finish(path, config, parsed)
+        # media sections are checked on every parse: their files can vanish without an edit
+        if section is None or section.type not in (SectionType.IMAGE, SectionType.AUDIO):
+            memo[id(raw.lines)] = (raw, section)
+        if section is not None:
+            sections.append(section)
+    _LAST_SECTIONS[str(path)] = (names, memo)
     return Document(path, source, fm, config, tuple(sections), migrated_from)
+
+
+# path -> (adapter names, {id(raw.lines): (raw section, its Section)}) from the last parse in
+# this process. The body parser hands an edit's unchanged sections back with the very same line
+# objects (moved, when the edit changed the text's length before them), so a resident process
+# (dlm server, --watch) re-reads only the sections an edit touched: the others' Sections are
+# reused, shifted to their new place. Holding the raw sections keeps their ids from being reused.
+_LAST_SECTIONS: dict[str, tuple[tuple[str, ...], dict[int, tuple[RawSection, Section | None]]]] = {}
+
+
+def _shifted(section: Section | None, chars: int, lines: int) -> Section | None:
+    """``section`` as it reads ``chars`` characters and ``lines`` lines further on."""
+    if section is None or (not chars and not lines):
+        return section
+    return Section(
+        id=section.id, type=section.type, text=section.text, line=section.line + lines, adapter=section.adapter,
+        adapters=section.adapters, fenced=section.fenced, start=section.start + chars, end=section.end + chars,
+        attrs=section.attrs, pairs=tuple(QAPair(p.question, p.answer, p.line + lines) for p in section.pairs),
+        triples=tuple(PreferenceTriple(t.prompt, t.chosen, t.rejected, t.line + lines) for t in section.triples),
+        provenance=section.provenance,
+    )
 
 
 def _finish(path: Path, config: DlmConfig, parsed: ParsedSection) -> Section:

@@ -6,6 +6,7 @@ keeps the equivalent in ``.ninja_log`` and prints it with ``-d explain``.
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,22 @@ from dlmbuild.store.atomic import atomic_write_bytes
 
 
 class BuildState:
+    # One loaded state per file and process, reused while the file on disk is the one it last
+    # read or wrote (as FileStateCache.open does): a resident process (dlm server) then skips
+    # unpickling 12,000 recorded inputs per build.
+    _open: dict[str, tuple[tuple[int, int, int, int], BuildState]] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> BuildState:
+        sig = _signature(path)
+        held = cls._open.get(str(path))
+        if sig is not None and held is not None and held[0] == sig:
+            return held[1]
+        state = cls(path)
+        if sig is not None:
+            cls._open[str(path)] = (sig, state)
+        return state
+
     def __init__(self, path: Path | None):
         self.path = path
         self.records: dict[str, dict[str, Any]] = {}
@@ -35,5 +52,16 @@ class BuildState:
 
     def save(self) -> None:
         if self._dirty and self.path is not None:
-            atomic_write_bytes(self.path, pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL))
+            atomic_write_bytes(self.path, pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             self._dirty = False
+            sig = _signature(self.path)
+            if sig is not None:
+                BuildState._open[str(self.path)] = (sig, self)
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns

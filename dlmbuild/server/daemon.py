@@ -115,7 +115,8 @@ class Server:
         finally:
             os.umask(old_umask)
         listener.listen(8)
-        listener.settimeout(60.0)
+        listener.settimeout(OWNERSHIP_CHECK_S)
+        own = _identity(path)
         info = {"pid": os.getpid(), "socket": path, "python": sys.executable, "started": time.time()}
         atomic_write_text(protocol.info_path(self.home), json.dumps(info, indent=1) + "\n")
         last = time.monotonic()
@@ -124,6 +125,9 @@ class Server:
                 try:
                     conn, _ = listener.accept()
                 except socket.timeout:
+                    if _identity(path) != own:  # its home deleted, or another server took over
+                        print("dlm server: socket removed or replaced; exiting", file=sys.__stderr__, flush=True)
+                        return
                     continue
                 last = time.monotonic()
                 try:
@@ -275,10 +279,27 @@ def _same_user(conn: socket.socket) -> bool:
     return uid == os.getuid()
 
 
+# How often an idle server checks that its socket is still its own. A server whose $DLM_HOME was
+# deleted (or whose socket a newer server replaced) can receive no more builds, so it exits
+# rather than hold its memory until the idle timeout.
+OWNERSHIP_CHECK_S = 10.0
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_dev
+
+
 def main(argv: list[str]) -> None:
     """``python -m dlmbuild.server.daemon HOME [IDLE_S]``, started by ``dlm server start``."""
     home = Path(argv[0])
     idle = float(argv[1]) if len(argv) > 1 else DEFAULT_IDLE_S
+    from dlmbuild.document import walk_memo
+
+    walk_memo.enable()  # source walks are remembered between builds, kept true by inotify
     Server(home, idle).serve()
 
 

@@ -16,7 +16,11 @@ from pathlib import Path
 from dlmbuild.errors import EnvironmentProblem, Location
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
+    """``durable=False`` skips the two fsyncs, for caches whose loss costs only time (the
+    file-state cache, the build state behind --explain, the no-op stamp): the rename still makes
+    the switch atomic for readers, but after a power cut the file may be the old one or empty,
+    which their readers treat as absent. Outputs, locks and documents are always durable."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,12 +31,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if path.exists():
             with contextlib.suppress(OSError):
                 os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

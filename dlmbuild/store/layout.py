@@ -3,7 +3,7 @@
     bases/                    store-wide base cache (dequantized embedded base, manifests)
     store/<dlm_id>/
         actions/<kk>/<key>/   action cache entries: out/ + manifest.json
-        state/files.pkl       file-state cache (stat -> content hash)
+        state/files.pkl       file-state cache (stat -> content hash); files.log: its journal
         state/targets.pkl     last build's key components per target (for --explain)
         tokens/               diskcache of tokenized sections
         adapters/<name>/      published adapter versions: versions/vNNNN/ + current (pointer)
@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlmbuild.store.home import dlm_home
 
-def dlm_home() -> Path:
-    return Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm").expanduser()
+__all__ = ["StoreLayout", "dlm_home"]
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ PIECES = [
 
 def snapshot(sections):
     return [
-        (None if s.fence is None else (s.fence.text, s.fence.number, s.fence.start),
-         [(ln.text, ln.number, ln.start, ln.header) for ln in s.lines], s.start, s.end)
+        (None if s.fence is None else (s.fence.text, s.line, s.start),
+         [(ln.text, s.line + ln.row, s.start + ln.offset, ln.header) for ln in s.lines], s.start, s.end, s.line)
         for s in sections
     ]
 

@@ -201,3 +201,49 @@ def test_save_leaves_no_temp_files(tmp_path: Path):
 def test_missing_file_raises_oserror(tmp_path: Path):
     with pytest.raises(FileNotFoundError):
         FileStateCache(None).hash(tmp_path / "nope")
+
+
+def test_later_saves_append_to_a_journal_and_compact_when_it_grows(tmp_path: Path, monkeypatch):
+    from dlmbuild.engine.filestate import journal_path
+
+    state = tmp_path / "state" / "files.pkl"
+    files = [write_old(tmp_path / f"f{i}.txt", f"content {i}") for i in range(8)]
+    fs = FileStateCache(state)
+    fs.hash(files[0])
+    fs.save()  # the first save writes the snapshot
+    assert state.exists() and not journal_path(state).exists()
+    snapshot = state.read_bytes()
+    monkeypatch.setattr(FileStateCache, "COMPACT_MIN", 4)
+    for p in files[1:4]:
+        fs.hash(p)
+        fs.save()
+    assert state.read_bytes() == snapshot and journal_path(state).exists()  # appended, not rewritten
+    again = FileStateCache(state)
+    assert [again.hash(p) for p in files[:4]] == [fs.hash(p) for p in files[:4]] and again.hashed == 0
+    for p in files[4:]:
+        fs.hash(p)
+        fs.save()
+    assert state.read_bytes() != snapshot  # the fifth entry compacted; the later two appended again
+    again = FileStateCache(state)
+    assert [again.hash(p) for p in files] == [fs.hash(p) for p in files] and again.hashed == 0
+
+
+def test_a_torn_journal_keeps_what_came_before_it(tmp_path: Path):
+    from dlmbuild.engine.filestate import journal_path
+
+    state = tmp_path / "files.pkl"
+    a, b = write_old(tmp_path / "a.txt", "a"), write_old(tmp_path / "b.txt", "b")
+    fs = FileStateCache(state)
+    fs.hash(a)
+    fs.save()
+    fs.hash(b)
+    fs.save()
+    with open(journal_path(state), "ab") as handle:
+        handle.write(b"\x80\x05garbage")  # a crash in the middle of an append
+    again = FileStateCache(state)
+    again.hash(a), again.hash(b)
+    assert again.hashed == 0
+    again.hash(write_old(tmp_path / "c.txt", "c"))
+    again.save()  # the torn journal is folded into a new snapshot
+    assert not journal_path(state).exists()
+    assert FileStateCache(state).hash(b) == fs.hash(b)

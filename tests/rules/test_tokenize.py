@@ -90,3 +90,20 @@ def test_pair_longer_than_sequence_len_fails_with_its_line(project_dir, capsys):
     out = capsys.readouterr().out
     assert "doc.dlm:15:1: Q/A pair is" in out and "longer than training.sequence_len 32" in out
     assert read_lock(doc) is None
+
+
+def test_rows_evicted_from_the_token_store_are_made_again_from_the_document(project_dir):
+    import shutil
+
+    from dlmbuild.cli.common import open_project
+    from rules.tokenize import rows_for
+
+    doc = project_dir / "doc.dlm"
+    assert run_build(doc, [":tokenize"], quiet=True) == 0
+    keys = [e["key"] for e in _index(doc)]
+    project, _ = open_project(doc)
+    before = rows_for(project, keys)
+    assert len(before) >= len(keys) and all(row["input_ids"] for row in before)
+    shutil.rmtree(project.layout.tokens)  # what `dlm cache clear` and the size limit do
+    project, _ = open_project(doc)
+    assert rows_for(project, keys) == before

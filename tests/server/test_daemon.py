@@ -138,6 +138,27 @@ def test_a_cancel_frame_interrupts_the_running_build(tmp_path):
     right.close()
 
 
+def test_a_server_whose_home_was_deleted_exits(tmp_path):
+    """Its socket is gone, so no build can reach it: it must not linger until the idle timeout."""
+    home = tmp_path / "home"
+    code = ("import sys; from dlmbuild.server import daemon; daemon.OWNERSHIP_CHECK_S = 0.2; "
+            "daemon.main([sys.argv[1], '600'])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(home)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not protocol.info_path(home).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert protocol.info_path(home).exists()
+        assert proc.poll() is None
+        import shutil
+
+        shutil.rmtree(home)
+        assert proc.wait(timeout=30) == 0
+        assert "socket removed or replaced" in proc.stderr.read()
+    finally:
+        proc.kill()
+
+
 def test_long_homes_put_the_socket_in_the_temp_folder(tmp_path):
     long_home = tmp_path / ("x" * 120)
     path = protocol.socket_path(long_home)
