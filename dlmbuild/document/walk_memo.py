@@ -23,6 +23,7 @@ Nothing in a short-lived ``dlm build`` process uses this: ``enable()`` is called
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -54,10 +55,17 @@ class WalkMemo:
 
         self.watch = FolderWatch()
         self.walks: dict[Hashable, _Walk] = {}
+        # A build's targets ask for their inputs from worker threads, and cached_property has
+        # no lock from Python 3.12 on: one walk at a time.
+        self._lock = threading.Lock()
 
     def walk(self, key: Hashable, run: Callable[[], SourceSet], restat: Callable[[SourceFile], SourceFile | None]) -> SourceSet:
         """The walk ``run`` would make now: remembered, patched by ``restat`` for files whose
         content changed, or made afresh by ``run``."""
+        with self._lock:
+            return self._walk(key, run, restat)
+
+    def _walk(self, key: Hashable, run: Callable[[], SourceSet], restat: Callable[[SourceFile], SourceFile | None]) -> SourceSet:
         self._drain()
         held = self.walks.get(key)
         if held is not None and held.trusted and self._refresh(held, restat):
