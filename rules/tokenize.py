@@ -16,7 +16,6 @@ unchanged source file.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import orjson
 
 from dlmbuild.document.sections import Section, SectionType
 from dlmbuild.document.sources import read_source_section
+from dlmbuild.engine.filestate import file_signature
 from dlmbuild.engine.hashing import hash_json, hash_text
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
@@ -173,9 +173,8 @@ def _previous_index(ctx: ActionContext) -> dict[str, tuple]:
 
 def _read_columns(folder) -> dict[str, list]:
     path = Path(folder) / INDEX
-    st = os.stat(path)
-    signature = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if _LAST_INDEX is not None and _LAST_INDEX[0] == signature:
+    signature = file_signature(path)
+    if _LAST_INDEX is not None and signature is not None and _LAST_INDEX[0] == signature:
         return _LAST_INDEX[1]
     data = orjson.loads(path.read_bytes())
     if data.get("format") != INDEX_FORMAT:
@@ -193,8 +192,7 @@ _LAST_INDEX: tuple[tuple[int, ...], dict[str, list]] | None = None
 
 def _remember_index(path: Path, columns: dict[str, list]) -> None:
     global _LAST_INDEX
-    st = os.stat(path)
-    _LAST_INDEX = ((st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns), columns)
+    _LAST_INDEX = (file_signature(path), columns)
 
 
 def load_tokenizer(base):

@@ -29,12 +29,14 @@ def stat_key(st: os.stat_result) -> StatKey:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _file_signature(path: Path) -> tuple[int, int, int] | None:
+def file_signature(path: str | Path) -> tuple[int, int, int, int, int] | None:
+    """(inode, device, size, mtime_ns, ctime_ns), or None when absent: whether a file a process
+    loaded into memory is still the one on disk (an atomic rename or any write changes it)."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
+    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 class FileStateCache:
@@ -71,7 +73,7 @@ class FileStateCache:
 
     @staticmethod
     def _signature(path: Path) -> tuple:
-        return _file_signature(path), _file_signature(journal_path(path))
+        return file_signature(path), file_signature(journal_path(path))
 
     def __init__(self, path: Path | None):
         self.path = path

@@ -6,11 +6,11 @@ keeps the equivalent in ``.ninja_log`` and prints it with ``-d explain``.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
+from dlmbuild.engine.filestate import file_signature
 from dlmbuild.store.atomic import atomic_write_bytes
 
 
@@ -18,11 +18,11 @@ class BuildState:
     # One loaded state per file and process, reused while the file on disk is the one it last
     # read or wrote (as FileStateCache.open does): a resident process (dlm server) then skips
     # unpickling 12,000 recorded inputs per build.
-    _open: dict[str, tuple[tuple[int, int, int, int], BuildState]] = {}
+    _open: dict[str, tuple[tuple[int, ...], BuildState]] = {}
 
     @classmethod
     def open(cls, path: Path) -> BuildState:
-        sig = _signature(path)
+        sig = file_signature(path)
         held = cls._open.get(str(path))
         if sig is not None and held is not None and held[0] == sig:
             return held[1]
@@ -54,14 +54,7 @@ class BuildState:
         if self._dirty and self.path is not None:
             atomic_write_bytes(self.path, pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             self._dirty = False
-            sig = _signature(self.path)
+            sig = file_signature(self.path)
             if sig is not None:
                 BuildState._open[str(self.path)] = (sig, self)
 
-
-def _signature(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns
