@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlmbuild.document.parse import Document, parse_document
-from dlmbuild.document.sources import PATH, STAT_KEY, SourceSet, expand_sources
+from dlmbuild.document.sources import PATH, SIGNATURE, SourceSet, expand_sources, source_roots
 from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.engine.target import InputsUnavailable
 from dlmbuild.store.layout import StoreLayout, dlm_home
@@ -50,7 +50,7 @@ class Project:
     def source_hashes(self) -> dict[str, str]:
         """relpath -> content hash for every selected source file, via the file-state cache."""
         files = self.sources.files
-        digests = self.filestate.hash_all(list(map(PATH, files)), list(map(STAT_KEY, files)))
+        digests = self.filestate.hash_all(list(map(PATH, files)), list(map(SIGNATURE, files)))
         return {file.relpath: digest for file, digest in zip(files, digests)}
 
     @property
@@ -79,6 +79,8 @@ class Project:
         return self._base
 
     def watch_paths(self) -> list[Path]:
-        paths = [self.doc.path]
-        paths += self.sources.watch_paths
-        return paths
+        """What a build reads that an edit can change, for ``--watch``: the document, its source
+        roots and the media files its sections name (found without walking the sources)."""
+        folder = Path(self.doc.directory)
+        media = [folder / s.attributes["path"] for s in self.doc.sections if "path" in s.attributes]
+        return [Path(self.doc.path), *source_roots(self.doc), *media]

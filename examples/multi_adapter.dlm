@@ -16,7 +16,7 @@ training:
       lora_r: 4            # style needs less capacity than facts
       num_epochs: 2
   preference:
-    enabled: true          # train `tone` on the ::preference:: triples after SFT
+    enabled: false         # no preference phase yet: `true` is refused until it lands
     method: dpo
     beta: 0.1
 ---

@@ -12,6 +12,7 @@ DEFAULT_TARGET = ":train"
 
 
 def graph_for(project) -> Graph:
+    """Every target of ``project`` and the aliases users type, as one checked graph."""
     from dlmbuild.rules import bundles, gguf, planned, tokenize, train
 
     targets = (tokenize.targets(project) + train.targets(project) + gguf.targets(project) + bundles.targets(project)

@@ -16,6 +16,8 @@ def _planned(name: str, rule: str, deps: tuple[str, ...], config: dict, heavy: b
 
 
 def targets(project) -> list[Target]:
+    """``:gate`` (multi-adapter documents with the gate enabled) and ``:pack``, both unavailable:
+    the engine refuses a request that needs them before building anything."""
     config = project.doc.config
     training = config.training
     names = training.adapter_names
@@ -28,6 +30,8 @@ def targets(project) -> list[Target]:
 
 
 def aliases(project) -> dict[str, list[str]]:
+    """The names users type for groups: ``:train`` (every adapter), ``:gguf`` (the default
+    quant) and ``:export`` (``export.targets``, else Ollama)."""
     config = project.doc.config
     names = config.training.adapter_names
     train = [f":train-{n}" for n in names]  # the gate joins ':train' when it lands

@@ -23,12 +23,14 @@ from typing import Any
 import orjson
 
 from dlmbuild.document.sections import Section, SectionType
-from dlmbuild.document.sources import read_source_section
-from dlmbuild.engine.filestate import file_signature
+from dlmbuild.document.sources import read_source_section, source_adapters
 from dlmbuild.engine.hashing import hash_json, hash_text
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
 from dlmbuild.rules.support import BaseInputs, toolchain_of
+from dlmbuild.train.tokenizer import FALLBACK_CHAT_TEMPLATE
+from dlmbuild.util import memo
+from dlmbuild.util.filesig import signature
 
 NAME = "tokenize"
 VERSION = 3
@@ -39,14 +41,13 @@ INDEX_FORMAT = 2
 # JSON object per line, and an edited document rewrites the whole index on every build. orjson
 # (a tenth of the stdlib's time here) writes it; VERSION 3 marks its bytes (UTF-8, not \u escapes).
 COLUMNS = ("key", "type", "rows", "tokens", "digest", "id", "adapters", "source", "line")
-# Used only when a base ships no chat template of its own.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 def targets(project) -> list[Target]:
+    """The one ``:tokenize`` target. Its inputs are each section's id with its routing (a
+    section moved to another adapter must re-index), each source file's content hash and the
+    tokenizer's files; its config slice is only what changes rows (system prompt, sequence
+    length, adapter names, mask mode), so an export setting never re-tokenizes."""
     config = project.doc.config
 
     def inputs() -> dict[str, str]:
@@ -85,6 +86,8 @@ _Item = tuple[str, "Section | None", Any]
 
 
 def memo_key(project, base, identity: str) -> str:
+    """The token store's key for one section or file identity (``section:<id>``, ``file:<hash>``):
+    the same text under the same tokenizer and settings always finds the same rows."""
     return memo_keys(project, base)(identity)
 
 
@@ -104,6 +107,9 @@ def _memo_key(shared: str, identity: str) -> str:
     return hash_text(f"{shared}\0{identity}")
 
 
+memo.register("rules.tokenize.memo_keys", _memo_key.cache_clear)
+
+
 def _items(project, base) -> list[_Item]:
     """Every unit to tokenize, in document order: sections, then selected source files."""
     key = memo_keys(project, base)
@@ -114,6 +120,12 @@ def _items(project, base) -> list[_Item]:
 
 
 def run(ctx: ActionContext) -> None:
+    """The ``:tokenize`` action: write ``index.json`` for every section and selected file.
+
+    Rows come from, in order: the previous index (a listed memo key's counts and digest are
+    reused without touching the token store), the token store (rows made by an earlier build of
+    any document on this base), or the tokenizer. Only the last reads the file or loads the
+    tokenizer, so an edit tokenizes what it touched and nothing else."""
     project = ctx.project
     base = project.base()
     config = project.doc.config
@@ -148,8 +160,7 @@ def run(ctx: ActionContext) -> None:
             if section is not None:
                 entries.append((memo_key, *known, section.id, list(section.adapters), None, section.line))
             else:
-                routed = [file.adapter] if file.adapter else list(names)
-                entries.append((memo_key, *known, None, routed, file.relpath, 0))
+                entries.append((memo_key, *known, None, list(source_adapters(file, names)), file.relpath, 0))
     finally:
         if store is not None:
             store.close()
@@ -173,26 +184,29 @@ def _previous_index(ctx: ActionContext) -> dict[str, tuple]:
 
 def _read_columns(folder) -> dict[str, list]:
     path = Path(folder) / INDEX
-    signature = file_signature(path)
-    if _LAST_INDEX is not None and signature is not None and _LAST_INDEX[0] == signature:
-        return _LAST_INDEX[1]
+    sig = signature(path)
+    held = _LAST_INDEX.get(sig) if sig is not None else None
+    if held is not None:
+        return held
     data = orjson.loads(path.read_bytes())
     if data.get("format") != INDEX_FORMAT:
         raise ValueError("index format")
     return data["columns"]
 
 
-# (stat signature, columns) of the last index this process wrote. The action cache moves an
-# output folder into place by renaming it, which keeps the file's inode and times, so a resident
-# process (dlm server, --watch) reads its own last index back from memory: decoding 12,000
-# entries is most of what an edited build spends outside tokenizing the edit. An index changed
-# on disk since (a different signature) is read from disk.
-_LAST_INDEX: tuple[tuple[int, ...], dict[str, list]] | None = None
+# {stat signature: columns} of the last index this process wrote (one entry at most). The
+# action cache moves an output folder into place by renaming the folder, which keeps the file's
+# inode and times, so a resident process (dlm server, --watch) reads its own last index back
+# from memory: decoding 12,000 entries is most of what an edited build spends outside
+# tokenizing the edit. An index changed on disk since (a different signature) is read from disk.
+_LAST_INDEX: dict[tuple[int, ...], dict[str, list]] = memo.memo_dict("rules.tokenize.index")
 
 
 def _remember_index(path: Path, columns: dict[str, list]) -> None:
-    global _LAST_INDEX
-    _LAST_INDEX = (file_signature(path), columns)
+    _LAST_INDEX.clear()
+    sig = signature(path)
+    if sig is not None:
+        _LAST_INDEX[sig] = columns
 
 
 def load_tokenizer(base):
@@ -206,6 +220,9 @@ def _tokenizer(path: str, tokenizer_hash: str, chat_template_hash: str):
     from dlmbuild.train.tokenizer import BaseTokenizer
 
     return BaseTokenizer(Path(path))
+
+
+memo.register("rules.tokenize.tokenizer", _tokenizer.cache_clear)
 
 
 def tokenize_section(tokenizer, system_prompt: str | None, seq: int, section: Section, doc_path) -> list[dict[str, Any]]:

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from dlmbuild.util import memo
 from tests.helpers import BadCase, document
+
+
+@pytest.fixture(autouse=True)
+def fresh_memos():
+    """Every test starts as a fresh process would: no memo left by an earlier test (parsed
+    bodies, folder listings, loaded states, the loaded base). Tests of the memos themselves
+    build them up inside the test."""
+    memo.clear_all()
+    yield
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """``dlm build DOC [:target ...]``: bring targets up to date, reusing everything cached.
 
-The default target is ``:train`` (every adapter). ``--watch`` keeps rebuilding as the
-document, its sources and ignore files change (see engine/watch.py).
+The default target is ``:train`` (every adapter). A request that needs a target this dlm cannot
+build (``:gate``, ``:pack`` for now) is refused before anything is built, one line per target,
+exit code 2. ``--watch`` keeps rebuilding as the document, its sources and ignore files change,
+with every other option applied to each rebuild (see cli/watch.py).
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ def build(
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="Train each adapter data-parallel on N CUDA devices (accelerate launch)."),
 ) -> None:
     """Build targets of a document."""
+    options = dict(dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going, as_json=as_json, frozen=frozen,
+                   no_wait=no_wait, replay=not no_replay, gpus=gpus)
     if watch:
-        from dlmbuild.engine.watch import watch_build
+        from dlmbuild.cli.watch import watch_build
 
-        watch_build(doc, targets or [], jobs=jobs, explain=explain)
+        watch_build(doc, targets or [], **options)
         return
-    code = run_build(doc, targets or [], dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going,
-                     as_json=as_json, frozen=frozen, no_wait=no_wait, replay=not no_replay, gpus=gpus)
+    code = run_build(doc, targets or [], **options)
     if code:
         raise typer.Exit(code)
 
@@ -49,8 +52,11 @@ def build(
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
               home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1,
-              options: dict | None = None) -> int:
-    """Build ``targets``; ``options`` are extra flags rules read (export: quant, adapter, out...)."""
+              options: dict | None = None, json_line: bool = False) -> int:
+    """Build ``targets`` and return the exit code; ``options`` are extra flags rules read
+    (export: quant, adapter, out...). ``cancel`` (a threading.Event) stops the build as Ctrl-C
+    does (``--watch`` sets it when a change arrives). With ``as_json``, ``json_line`` prints the
+    results on one line instead of indented (one line per build under ``--watch --json``)."""
     started_ns = time.time_ns()
     project, graph = open_project(doc, home, materialize_base=not dry_run,
                                   options={"replay": replay, "quiet": quiet or as_json, "gpus": gpus, **(options or {})})
@@ -74,7 +80,7 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 if replay and gpus == 1 and not options and all(r.status in ("built", "cached") for r in results):
                     _stamp(project, targets, results, started_ns)
     if as_json:
-        typer.echo(json.dumps([r.as_json() for r in results], indent=1))
+        typer.echo(json.dumps([r.as_json() for r in results], indent=None if json_line else 1))
     failed = [r for r in results if r.status == "failed"]
     if failed and not as_json and not quiet:
         print(f"dlm: {len(failed)} target(s) failed", file=sys.stderr)

@@ -14,11 +14,14 @@ from dlmbuild.engine.lockfile import Lock, LockedTarget
 from dlmbuild.engine.state import BuildState
 from dlmbuild.project import Project
 
-STATUS_MARK = {"built": "built ", "cached": "cached", "dirty": "dirty ", "failed": "FAILED", "skipped": "skip  "}
+STATUS_MARK = {"built": "built ", "cached": "cached", "dirty": "dirty ", "unavailable": "n/a   ", "failed": "FAILED",
+               "skipped": "skip  "}
 
 
 def open_project(doc: Path, home: Path | None = None, *, materialize_base: bool = False,
                  options: dict | None = None) -> tuple[Project, Graph]:
+    """Parse ``doc``, open its store under ``home`` (default ``$DLM_HOME``) and ask the rules
+    for its target graph. Nothing is hashed or resolved yet: targets do that when they run."""
     from dlmbuild.rules import graph_for
 
     project = Project.open(doc, home, materialize_base=materialize_base, options=options)
@@ -26,6 +29,8 @@ def open_project(doc: Path, home: Path | None = None, *, materialize_base: bool 
 
 
 def make_engine(project: Project, graph: Graph, *, quiet: bool = False, on_result=None) -> Engine:
+    """An engine over the project's action cache and build state; its log goes to stderr unless
+    ``quiet`` (``--json`` keeps stdout and stderr for machine-readable output)."""
     cache = ActionCache(project.layout.actions, project.filestate)
     state = BuildState.open(project.layout.targets_state)
     log = (lambda message: None) if quiet else (lambda message: print(message, file=sys.stderr, flush=True))
@@ -36,6 +41,8 @@ def make_engine(project: Project, graph: Graph, *, quiet: bool = False, on_resul
 
 
 def print_result(result: TargetResult, explain: bool) -> None:
+    """One line per target (``  built   :tokenize  0.12s``), with the reasons under it when
+    ``explain`` (dirty and built targets: which input moved; unavailable ones: why)."""
     mark = STATUS_MARK.get(result.status, result.status)
     line = f"  {mark}  {result.name}"
     if result.status == "built":
@@ -43,7 +50,7 @@ def print_result(result: TargetResult, explain: bool) -> None:
     if result.error:
         line += f"  {result.error}"
     typer.echo(line)
-    if explain and result.reasons and result.status in ("built", "dirty"):
+    if explain and result.reasons and result.status in ("built", "dirty", "unavailable"):
         for reason in result.reasons:
             typer.echo(f"            because {reason}")
 

@@ -1,4 +1,9 @@
-"""``dlm graph DOC``: the target graph with each target's state and, if dirty, why."""
+"""``dlm graph DOC``: the target graph with each target's state and, if dirty, why.
+
+States: ``up-to-date`` (its outputs are cached under its current key), ``dirty`` (a build would
+run it; the reasons say which input moved), ``unavailable`` (this dlm cannot build it, or it
+needs one that cannot be built: ``dlm build`` refuses it up front; the reason says why).
+"""
 
 from __future__ import annotations
 
@@ -28,9 +33,9 @@ def graph(
     nodes = []
     for name in names:
         t, r = g.targets[name], results[name]
-        state = "up-to-date" if r.status == "cached" else ("unavailable" if t.unavailable and r.status == "dirty" else r.status)
+        state = "up-to-date" if r.status == "cached" else r.status
         nodes.append({"target": name, "rule": t.rule_id, "state": state, "deps": list(t.deps), "heavy": t.heavy,
-                      "reasons": r.reasons if r.status == "dirty" else [], "description": t.description})
+                      "reasons": r.reasons if r.status in ("dirty", "unavailable") else [], "description": t.description})
     typer.echo(RENDER[fmt](nodes, g.aliases))
 
 

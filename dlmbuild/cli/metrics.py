@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from dlmbuild.document.parse import parse_document
-from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.util.suggest import did_you_mean
 from dlmbuild.errors import EnvironmentProblem, Location, UsageError
 from dlmbuild.store.atomic import atomic_write_bytes
 from dlmbuild.store.layout import StoreLayout, dlm_home

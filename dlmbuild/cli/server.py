@@ -4,6 +4,10 @@ While a server runs for this ``$DLM_HOME``, ``dlm build`` is answered by it: no 
 start, no imports, the tokenizer and file-state cache already loaded. It serves builds only from
 the same Python and environment it was started in, and exits when dlm's code changes or after
 ``--idle`` seconds without a build.
+
+``start`` launches ``dlm server serve`` (hidden) in the background: that process is an ordinary
+``dlm`` and hands the CLI's own ``run_cli`` to the server, which runs each request through it.
+So the server package never imports the CLI.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import typer
 
 from dlmbuild.errors import EnvironmentProblem
 from dlmbuild.server import protocol
 from dlmbuild.server.client import request
-from dlmbuild.server.daemon import DEFAULT_IDLE_S
+from dlmbuild.server.daemon import DEFAULT_IDLE_S, Server
 from dlmbuild.store.layout import dlm_home
 
 server_app = typer.Typer(help="The resident build server: dlm build without start-up cost.", no_args_is_help=True)
@@ -36,7 +41,7 @@ def start(idle: float = typer.Option(DEFAULT_IDLE_S, "--idle", min=1, help="Exit
     folder = protocol.server_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "server.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "dlmbuild.server.daemon", str(home), str(idle)],
+        process = subprocess.Popen([sys.executable, "-m", "dlmbuild", "server", "serve", "--home", str(home), "--idle", str(idle)],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(home),
                                    start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -50,6 +55,22 @@ def start(idle: float = typer.Option(DEFAULT_IDLE_S, "--idle", min=1, help="Exit
         time.sleep(0.05)
     process.kill()
     raise EnvironmentProblem(f"the build server did not answer within {START_TIMEOUT_S:.0f} s; see {folder / 'server.log'}")
+
+
+@server_app.command("serve", hidden=True)
+def serve(home: Path = typer.Option(..., "--home", help="The DLM_HOME to serve."),
+          idle: float = typer.Option(DEFAULT_IDLE_S, "--idle", min=1, help="Exit after this many seconds without a build.")) -> None:
+    """Run the build server in this process (what ``start`` launches in the background)."""
+    serve_forever(home, idle)
+
+
+def serve_forever(home: str | Path, idle: float = DEFAULT_IDLE_S) -> None:
+    """Serve builds for ``home`` until idle, stopped, or dlm's code changes; each request runs
+    through ``run_cli``, exactly as the same command line in a fresh process would."""
+    import dlmbuild.cli.build  # noqa: F401  (warm: the build command and everything it imports)
+    from dlmbuild.cli.app import run_cli
+
+    Server(Path(home), idle, run=run_cli).serve()
 
 
 @server_app.command("stop")

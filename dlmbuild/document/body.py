@@ -24,8 +24,9 @@ from dlmbuild.document.sections import (
     QAPair,
     SectionType,
 )
-from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.errors import DocumentError, Location
+from dlmbuild.util.memo import memo_dict
+from dlmbuild.util.suggest import did_you_mean
 
 
 @dataclass
@@ -97,8 +98,9 @@ def split_body(path: Path, text: str, body_start: int, first_line: int) -> list[
     return sections
 
 
-# path -> (text, body_start, first_line, sections) of the last parse in this process.
-_LAST_PARSE: dict[str, tuple[str, int, int, list[RawSection]]] = {}
+# path -> (text, body_start, first_line, sections) of the last parse in this process. Its
+# validity check is ``_reparse_edit``: the old text is compared with the new one.
+_LAST_PARSE: dict[str, tuple[str, int, int, list[RawSection]]] = memo_dict("document.body")
 
 
 def _parse_span(path: Path, body: str, offset: int, first_line: int) -> list[RawSection]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from dlmbuild.document.text import one_line
 from dlmbuild.errors import DocumentError, Location
+from dlmbuild.util.text import one_line
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DELIMITER = re.compile(r"---[ \t]*\r?(?:\n|\Z)")

@@ -17,10 +17,11 @@ from dlmbuild.document.frontmatter import Frontmatter, split_frontmatter
 from dlmbuild.document.migrate import upgrade_data
 from dlmbuild.document.schema import DlmConfig
 from dlmbuild.document.sections import PreferenceTriple, QAPair, Section, SectionType, section_id
-from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.document.text import SourceText, decode_document, read_document_text
 from dlmbuild.document.validate import validate_config
 from dlmbuild.errors import DocumentError, Location
+from dlmbuild.util.memo import memo_dict
+from dlmbuild.util.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,19 @@ class Document:
 
 
 def parse_document(path: str | os.PathLike[str]) -> Document:
+    """Read and parse the document at ``path``; any mistake is one located DocumentError."""
     path = Path(path)
     return parse_source(read_document_text(path))
 
 
 def parse_bytes(path: str | os.PathLike[str], data: bytes) -> Document:
+    """Parse ``data`` as if read from ``path`` (editors and tests parse text not yet written)."""
     return parse_source(decode_document(Path(path), data))
 
 
 def parse_source(source: SourceText) -> Document:
+    """Decoded text to a Document: frontmatter, upgrade, validation, body, routing. A resident
+    process re-reads only the sections an edit touched (``_LAST_SECTIONS``)."""
     path = source.path
     fm = split_frontmatter(path, source.text)
     data, migrated_from = upgrade_data(fm.data)
@@ -92,7 +97,7 @@ def parse_source(source: SourceText) -> Document:
 # objects (moved, when the edit changed the text's length before them), so a resident process
 # (dlm server, --watch) re-reads only the sections an edit touched: the others' Sections are
 # reused, shifted to their new place. Holding the raw sections keeps their ids from being reused.
-_LAST_SECTIONS: dict[str, tuple[tuple[str, ...], dict[int, tuple[RawSection, Section | None]]]] = {}
+_LAST_SECTIONS: dict[str, tuple[tuple[str, ...], dict[int, tuple[RawSection, Section | None]]]] = memo_dict("document.sections")
 
 
 def _shifted(section: Section | None, chars: int, lines: int) -> Section | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dlmbuild.bases.registry import REGISTRY, is_path_reference
-from dlmbuild.document.suggest import did_you_mean
+from dlmbuild.util.suggest import did_you_mean
 
 CURRENT_DLM_VERSION = 2
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections import Counter
 from operator import itemgetter
 from dataclasses import dataclass, field
@@ -35,17 +34,19 @@ from dlmbuild.document import walk_memo
 from dlmbuild.document.parse import Document, inside_folder
 from dlmbuild.document.schema import SourceSpec
 from dlmbuild.document.sections import Section, SectionType, section_id
-from dlmbuild.document.suggest import did_you_mean
-from dlmbuild.document.text import one_line
-from dlmbuild.engine.filestate import RACY_NS
 from dlmbuild.errors import DocumentError, Location
+from dlmbuild.util.filesig import Signature, racy, signature_of
+from dlmbuild.util.memo import memo_dict
+from dlmbuild.util.suggest import did_you_mean
+from dlmbuild.util.text import one_line
 
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".dlm"})
 TRAINING_YAML_KEYS = ("include", "exclude")
 
 
 class SourceFile(NamedTuple):
-    """One file selected for ingestion; its stat is what the file-state cache keys on. A named
+    """One file selected for ingestion; its stat signature is what the file-state cache and the
+    no-op stamp key on (``util/filesig.py``), taken once by the walk. A named
     tuple rather than a frozen dataclass: a walk builds 10,000 of them, and a tuple is made in
     C where a frozen dataclass sets each field through ``object.__setattr__``."""
 
@@ -66,22 +67,22 @@ class SourceFile(NamedTuple):
         return Path(self.abspath)
 
     @property
-    def stat_key(self) -> tuple[int, int, int, int]:
-        """The file-state cache's key, from the stat the walk already made."""
-        return STAT_KEY(self)
-
-    @property
-    def signature(self) -> tuple[int, int, int, int, int]:
-        """The no-op stamp's signature (engine/stamp.signature), from the walk's stat."""
+    def signature(self) -> Signature:
+        """Its stat signature (``util/filesig.py``), from the stat the walk already made."""
         return SIGNATURE(self)
 
 
-# The same two tuples as functions made in C, for taking them from 10,000 files at a time
-# (``map(STAT_KEY, files)``): (device, inode, size, mtime_ns) and (mtime_ns, ctime_ns, size,
-# inode, mode).
-STAT_KEY = itemgetter(5, 4, 2, 3)
-SIGNATURE = itemgetter(3, 7, 2, 4, 8)
+# The signature (mtime_ns, ctime_ns, size, inode, device) and the path as functions made in C,
+# for taking them from 10,000 files at a time (``map(SIGNATURE, files)``).
+SIGNATURE = itemgetter(3, 7, 2, 4, 5)
 PATH = itemgetter(1)
+
+
+def source_adapters(file: SourceFile, adapters: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The adapters a selected file trains: the one its directive names (``adapter:``), else
+    every declared adapter. The one statement of the routing rule, shared by the source section,
+    the tokenize index, the replay identities and what a published adapter remembers."""
+    return (file.adapter,) if file.adapter else tuple(adapters)
 
 
 @dataclass
@@ -164,13 +165,15 @@ def read_source_section(file: SourceFile, adapters: tuple[str, ...]) -> Section 
 
 
 def source_section(file: SourceFile, text: str, adapters: tuple[str, ...]) -> Section:
+    """A selected file's text as an unfenced prose section (its id hashes the text alone, so a
+    renamed file keeps its tokenized rows), routed by ``source_adapters``."""
     return Section(
         id=section_id(SectionType.PROSE, text),
         type=SectionType.PROSE,
         text=text.replace("\r\n", "\n").strip("\n"),
         line=0,
         adapter=file.adapter,
-        adapters=(file.adapter,) if file.adapter else adapters,
+        adapters=source_adapters(file, adapters),
         fenced=False,
         source_path=file.relpath,
     )
@@ -213,12 +216,23 @@ def _spec_location(doc: Document, index: int) -> Location:
     return doc.frontmatter.location(doc.path, node.start_mark)
 
 
-def _resolve_directive(root: Path, spec: SourceSpec, strict: bool, where: Location) -> Path:
+def source_roots(doc: Document) -> list[Path]:
+    """Where each ``training.sources`` directive points, resolved as expansion resolves it but
+    neither checked nor walked: what ``--watch`` watches (a root that appears later counts too)."""
+    root = Path(os.path.abspath(doc.directory))
+    return [_directive_path(root, spec) for spec in doc.config.training.sources]
+
+
+def _directive_path(root: Path, spec: SourceSpec) -> Path:
     raw = os.path.expanduser(spec.path)
+    return Path(raw) if os.path.isabs(raw) else root / raw
+
+
+def _resolve_directive(root: Path, spec: SourceSpec, strict: bool, where: Location) -> Path:
     shown = one_line(spec.path)
-    if strict and os.path.isabs(raw):
+    if strict and os.path.isabs(os.path.expanduser(spec.path)):
         raise DocumentError(f"source path '{shown}' is absolute (sources_policy: strict allows only paths inside the document's folder)", where)
-    target = Path(raw) if os.path.isabs(raw) else root / raw
+    target = _directive_path(root, spec)
     if strict and not inside_folder(root, target):
         raise DocumentError(f"source path '{shown}' leaves the document's folder (sources_policy: strict)", where)
     if not target.exists():
@@ -273,17 +287,16 @@ def _walk(root: Path, folder: Path, rel: str, rules: _Rules, spec: SourceSpec, s
 # What a walk decides about a folder's entries from their names and types alone.
 _DESCEND, _FILE, _LINK, _IGNORED, _SKIPPED = range(5)
 # (folder, rules key) -> (folder's stat signature, [(name, decision)]). Like git's untracked
-# cache: a folder whose mtime, ctime and inode are unchanged has the same entries (adding,
-# removing or renaming one changes its mtime), so a resident process (dlm server, --watch)
-# re-decides nothing there and only stats the selected files. Listings are remembered only once
-# the folder's mtime is older than the racy window, for the same reason as the file-state cache.
-_LISTINGS: dict[tuple[str, tuple], tuple[tuple[int, int, int, int], list[tuple[str, int]]]] = {}
+# cache: a folder whose signature is unchanged has the same entries (adding, removing or
+# renaming one changes its mtime), so a resident process (dlm server, --watch) re-decides
+# nothing there and only stats the selected files. Listings are remembered only once the
+# signature is out of the racy window, for the same reason as the file-state cache.
+_LISTINGS: dict[tuple[str, tuple], tuple[Signature, list[tuple[str, int]]]] = memo_dict("document.listings")
 
 
 def _listing(folder: Path, rel: str, rules: _Rules) -> list[tuple[str, int]] | None:
     try:
-        st = os.stat(folder)
-        sig = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        sig = signature_of(os.stat(folder))
         cache_key = (str(folder), rules.key)
         held = _LISTINGS.get(cache_key)
         if held is not None and held[0] == sig:
@@ -304,7 +317,7 @@ def _listing(folder: Path, rel: str, rules: _Rules) -> list[tuple[str, int]] | N
         else:
             decision = _IGNORED if _ignored(rules, child_rel) or not _included(rules, child_rel) else _FILE
         listing.append((entry.name, decision))
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+    if not racy(sig):
         _LISTINGS[cache_key] = (sig, listing)
     return listing
 
@@ -356,7 +369,9 @@ def _relpath(root: Path, path: Path | str) -> str:
     return prefix + name
 
 
-_FOLDER_PREFIX: dict[tuple[str, str], str] = {}
+# (document folder, folder) -> the folder's path relative to the document's, ending in '/'. Pure
+# string arithmetic, so it needs no validity check; the registry only bounds its life.
+_FOLDER_PREFIX: dict[tuple[str, str], str] = memo_dict("document.folder_prefix")
 
 
 def _local_rules(folder: Path, rel: str, rules: _Rules) -> _Rules:

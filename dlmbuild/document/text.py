@@ -82,12 +82,6 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
-def one_line(text: str) -> str:
-    """Escape line breaks in a message that quotes user text (a YAML key written as ``"a\\nb"``),
-    so every error stays the one line the CLI promises."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def normalize(text: str) -> str:
     """The form section ids hash: LF line endings, no BOM, no trailing spaces, no outer blank lines."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip(BOM)

@@ -3,6 +3,10 @@
 Pydantic reports errors by field path (``('training', 'lora_r')``); the frontmatter's node tree
 turns that path into a line and column. Unknown keys get a 'did you mean' from the fields the
 model at that level accepts.
+
+A setting the schema accepts but this dlm cannot honour yet is refused here too, at its
+position, rather than ignored: the format promises that no setting is silently dropped
+(``NOT_YET``).
 """
 
 from __future__ import annotations
@@ -14,18 +18,39 @@ from pydantic import BaseModel, ValidationError
 
 from dlmbuild.document.frontmatter import Frontmatter
 from dlmbuild.document.schema import DlmConfig
-from dlmbuild.document.suggest import did_you_mean
-from dlmbuild.document.text import one_line
 from dlmbuild.errors import DocumentError, Location
+from dlmbuild.util.suggest import did_you_mean
+from dlmbuild.util.text import one_line
+
+# Settings the schema knows but this dlm cannot act on yet: (key path, the value that asks for
+# the missing capability, the refusal). Each entry goes when its capability lands.
+NOT_YET: tuple[tuple[tuple[str, ...], Any, str], ...] = (
+    (("training", "preference", "enabled"), True,
+     "training.preference.enabled: preference tuning is not available in this version of dlm yet; "
+     "set it to false (::preference:: triples are still parsed and kept)"),
+)
 
 
 def validate_config(path: Path, fm: Frontmatter, data: dict[str, Any]) -> DlmConfig:
+    """The document's config, or the first error (by position) as one located DocumentError."""
     try:
-        return DlmConfig.model_validate(data)
+        config = DlmConfig.model_validate(data)
     except ValidationError as exc:
         errors = [_locate(path, fm, data, err) for err in exc.errors()]
         errors.sort(key=lambda e: (e.location.line or 0, e.location.col or 0))
         raise errors[0] from None
+    _refuse_not_yet(path, fm, config)
+    return config
+
+
+def _refuse_not_yet(path: Path, fm: Frontmatter, config: DlmConfig) -> None:
+    for keys, value, message in NOT_YET:
+        found: Any = config
+        for key in keys:
+            found = getattr(found, key)
+        if found == value:
+            key_node, value_node = fm.find(keys)
+            raise DocumentError(message, _where(path, fm, value_node if value_node is not None else key_node))
 
 
 def _locate(path: Path, fm: Frontmatter, data: dict[str, Any], err: dict) -> DocumentError:

@@ -4,7 +4,7 @@ A build of a document whose ``training.sources`` cover 10,000 files must know, e
 files are selected and their stat signatures. A fresh process stats every one of them (about
 half of an edited build's time in a resident process). A resident process (``dlm server``)
 instead remembers each directive's walk and watches the folders it walked
-(``engine/inotify.py``): when nothing happened there since the last build, the remembered walk is
+(``util/inotify.py``): when nothing happened there since the last build, the remembered walk is
 the answer; when only selected files' contents changed, those files alone are stat'd again; any
 other change (an entry created, removed or renamed; a ``.dlm`` rule file edited; a folder moved;
 a too-large file edited; the event queue overflowing) drops the remembered walk and the next
@@ -28,11 +28,13 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dlmbuild.util import memo
+
 if TYPE_CHECKING:
     from dlmbuild.document.sources import SourceFile, SourceSet
-    from dlmbuild.engine.inotify import Event
+    from dlmbuild.util.inotify import Event
 
-# engine.inotify (and ctypes) is imported only by a process that enables this: a short-lived
+# util.inotify (and ctypes) is imported only by a process that enables this: a short-lived
 # `dlm build` never does.
 
 
@@ -51,7 +53,7 @@ class _Walk:
 
 class WalkMemo:
     def __init__(self) -> None:
-        from dlmbuild.engine.inotify import FolderWatch
+        from dlmbuild.util.inotify import FolderWatch
 
         self.watch = FolderWatch()
         self.walks: dict[Hashable, _Walk] = {}
@@ -70,7 +72,7 @@ class WalkMemo:
         held = self.walks.get(key)
         if held is not None and held.trusted and self._refresh(held, restat):
             return held.part
-        from dlmbuild.engine.inotify import network_filesystem
+        from dlmbuild.util.inotify import network_filesystem
 
         watched_before = self.watch.folders()
         part = run()
@@ -115,7 +117,7 @@ class WalkMemo:
 
 
 def _apply(held: _Walk, event: Event) -> None:
-    from dlmbuild.engine.inotify import CONTENT, IN_ISDIR
+    from dlmbuild.util.inotify import CONTENT, IN_ISDIR
 
     path = os.path.join(event.folder, event.name) if event.name else event.folder
     content_only = not event.mask & ~CONTENT
@@ -135,6 +137,16 @@ def _apply(held: _Walk, event: Event) -> None:
 _ACTIVE: WalkMemo | None = None
 
 
+def _forget() -> None:
+    """Drop every remembered walk (the next build walks afresh); remembering stays enabled."""
+    if _ACTIVE is not None:
+        with _ACTIVE._lock:
+            _ACTIVE.walks.clear()
+
+
+memo.register("document.walks", _forget)
+
+
 def enable() -> bool:
     """Remember walks in this process from now on (the build server calls this once); False
     where inotify is unavailable, and walks then stay ordinary."""
@@ -148,6 +160,7 @@ def enable() -> bool:
 
 
 def disable() -> None:
+    """Stop remembering walks and close the inotify watch (tests; the server never does)."""
     global _ACTIVE
     if _ACTIVE is not None:
         _ACTIVE.watch.close()
@@ -155,4 +168,5 @@ def disable() -> None:
 
 
 def active() -> WalkMemo | None:
+    """The process's walk memo, or None when walks are not remembered (a plain ``dlm build``)."""
     return _ACTIVE

@@ -1,6 +1,10 @@
 """Running a build: keys in dependency order, cache hits reused, the rest run and committed.
 
+Before any work, a request whose closure holds a target this dlm cannot build (``unavailable``,
+e.g. a planned ``:pack``) is refused whole, one line per such target: nothing is built first.
+
 Reading top to bottom, a target is:
+  0. unavailable (dry run only) if it, or a dependency, cannot be built by this dlm;
   1. skipped   if a dependency failed or was skipped;
   2. keyed     from its rule, config slice, inputs, dependency output hashes and toolchain;
   3. cached    if the action cache holds verified outputs for that key;
@@ -32,14 +36,24 @@ from dlmbuild.engine.graph import Graph
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.state import BuildState
 from dlmbuild.engine.target import ActionContext, InputsUnavailable, Target
-from dlmbuild.document.text import one_line
-from dlmbuild.errors import DlmError
+from dlmbuild.errors import DlmError, UsageError
+from dlmbuild.util.text import one_line
+
+
+class TargetsUnavailable(UsageError):
+    """The request needs targets this dlm cannot build; raised before anything is built. The
+    message holds one line per target; the CLI prefixes the first with ``dlm:``, so the others
+    carry the prefix themselves."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\ndlm: ".join(lines))
+        self.lines = lines
 
 
 @dataclass
 class TargetResult:
     name: str
-    status: str  # built | cached | dirty | failed | skipped
+    status: str  # built | cached | dirty | unavailable | failed | skipped
     seconds: float = 0.0
     key: str | None = None
     output_hash: str | None = None
@@ -73,10 +87,14 @@ class Engine:
     def run(self, requested: list[str], *, jobs: int = 1, keep_going: bool = False, dry_run: bool = False, explain: bool = False,
             cancel: threading.Event | None = None) -> list[TargetResult]:
         """Build ``requested`` and what they need; ``cancel`` (set from another thread) stops
-        the build as Ctrl-C does."""
+        the build as Ctrl-C does. Raises ``TargetsUnavailable`` before any work when the closure
+        holds a target that cannot be built (a dry run reports those as ``unavailable``)."""
         order = self.graph.closure(requested)
-        if not dry_run:  # callers that build hold the store lock: no live build owns leftovers
-            self.cache.sweep()
+        if not dry_run:
+            refused = self.graph.unavailable(requested)
+            if refused:
+                raise TargetsUnavailable(refused)
+            self.cache.sweep()  # callers that build hold the store lock: no live build owns leftovers
         results: dict[str, TargetResult] = {}
         pending = list(order)
         running: dict[Future, str] = {}
@@ -93,6 +111,12 @@ class Engine:
                     if not all(dep in results for dep in target.deps):
                         continue
                     pending.remove(name)
+                    unbuildable = [d for d in target.deps if results[d].status == "unavailable"]
+                    if not target.buildable or unbuildable:  # only a dry run gets here
+                        why = target.why_unavailable or f"depends on unavailable {unbuildable[0]}"
+                        results[name] = TargetResult(name, "unavailable", reasons=[why])
+                        self.on_result(results[name])
+                        continue
                     blocked = [d for d in target.deps if results[d].status in ("failed", "skipped")]
                     if blocked:
                         results[name] = TargetResult(name, "skipped", reasons=[f"{blocked[0]} did not build"])
@@ -151,10 +175,6 @@ class Engine:
                     target.publish(key, hit.out_dir)
                 return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files, hit.out_dir)
             why = reasons(self.state.previous(target.name), components) if (explain or dry_run) else []
-            if target.action is None or target.unavailable:
-                message = target.unavailable or "no action"
-                status = "dirty" if dry_run else "failed"
-                return TargetResult(target.name, status, time.perf_counter() - started, key, reasons=why, error=None if dry_run else message)
             if dry_run:
                 return TargetResult(target.name, "dirty", time.perf_counter() - started, key, reasons=why)
             if cancelled.is_set():

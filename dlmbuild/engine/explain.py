@@ -9,6 +9,8 @@ MAX_LISTED = 5
 
 
 def reasons(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
+    """Why ``current`` key components differ from the ``previous`` build's, one readable string
+    per difference (``input changed: file:notes/a.md``); ``never built`` when there was none."""
     if previous is None:
         return ["never built"]
     out: list[str] = []

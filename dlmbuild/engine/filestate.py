@@ -1,12 +1,11 @@
-"""The file-state cache: content hashes remembered by (device, inode, size, mtime_ns).
+"""The file-state cache: content hashes remembered by stat signature (``util/filesig.py``).
 
 Like git's index or DVC's state db, a no-op build stats files and hashes none. A rename keeps
-the inode but changes the path, so entries are keyed by path and validated by the full stat
-tuple; ``touch`` without a change moves mtime, which costs one re-hash and finds the same
+the inode but changes the path, so entries are keyed by path and validated by the full
+signature; ``touch`` without a change moves mtime, which costs one re-hash and finds the same
 content. A file modified within the same clock tick as it was hashed would look unchanged
-("racily clean" in git's terms): the kernel stamps mtimes from a coarse clock that can lag by a
-few milliseconds, so a hash is only remembered when the file's mtime is at least ``RACY_NS``
-older than the moment of hashing; any later write then necessarily moves the mtime.
+("racily clean" in git's terms), so a hash is only remembered when the signature is older than
+the racy window (``filesig.racy``); any later write then necessarily moves the mtime.
 """
 
 from __future__ import annotations
@@ -14,33 +13,16 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import time
 from pathlib import Path
 
 from dlmbuild.engine.hashing import hash_file
 from dlmbuild.store.atomic import atomic_write_bytes
-
-RACY_NS = 100_000_000
-
-StatKey = tuple[int, int, int, int]
-
-
-def stat_key(st: os.stat_result) -> StatKey:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def file_signature(path: str | Path) -> tuple[int, int, int, int, int] | None:
-    """(inode, device, size, mtime_ns, ctime_ns), or None when absent: whether a file a process
-    loaded into memory is still the one on disk (an atomic rename or any write changes it)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+from dlmbuild.util.filesig import Signature, racy, signature, signature_of
+from dlmbuild.util.memo import memo_dict
 
 
 class FileStateCache:
-    """Path -> (stat key, content hash), persisted under the store as a pickle snapshot plus an
+    """Path -> (stat signature, content hash), persisted under the store as a pickle snapshot plus an
     append-only journal (``<name>.log``) of the entries learned since.
 
     Rewriting a 10,000-entry snapshot costs ~20 ms; an edited build usually learns one or two
@@ -56,10 +38,12 @@ class FileStateCache:
     # it last read or wrote (saves are atomic renames or appends by this process, so another
     # process's save changes a signature). A resident process (dlm server, --watch) then skips
     # unpickling 10,000 entries per build.
-    _open: dict[str, tuple[tuple, FileStateCache]] = {}
+    _open: dict[str, tuple[tuple, FileStateCache]] = memo_dict("engine.filestate")
 
     @classmethod
     def open(cls, path: Path) -> FileStateCache:
+        """The cache stored at ``path``: the one this process already holds when the snapshot and
+        journal on disk are still the ones it last read or wrote, else loaded afresh."""
         sig = cls._signature(path)
         held = cls._open.get(str(path))
         if held is not None and held[0] == sig and sig[0] is not None:
@@ -73,12 +57,12 @@ class FileStateCache:
 
     @staticmethod
     def _signature(path: Path) -> tuple:
-        return file_signature(path), file_signature(journal_path(path))
+        return signature(path), signature(journal_path(path))
 
     def __init__(self, path: Path | None):
         self.path = path
-        self._entries: dict[str, tuple[StatKey, str]] = {}
-        self._pending: list[tuple[str, tuple[StatKey, str]]] = []  # learned, not saved yet
+        self._entries: dict[str, tuple[Signature, str]] = {}
+        self._pending: list[tuple[str, tuple[Signature, str]]] = []  # learned, not saved yet
         self._journaled = 0  # records in the journal on disk
         self._compact = False
         self.hashed = 0  # files actually read this run (for tests and --explain)
@@ -108,10 +92,10 @@ class FileStateCache:
     def hash(self, path: str | Path, st: os.stat_result | None = None) -> str:
         """The content hash of ``path``, from the cache when its stat is unchanged."""
         key_path = os.fspath(path)
-        return self.hash_known(key_path, stat_key(st or os.stat(key_path)))
+        return self.hash_known(key_path, signature_of(st or os.stat(key_path)))
 
-    def hash_known(self, path: str, key: StatKey) -> str:
-        """Like ``hash`` with the stat key a directory walk already took (one stat per file,
+    def hash_known(self, path: str, key: Signature) -> str:
+        """Like ``hash`` with the signature a directory walk already took (one stat per file,
         not two). Content changed after that stat is hashed under the old key, which the next
         build's stat cannot match, so it is hashed again then."""
         entry = self._entries.get(path)
@@ -119,11 +103,11 @@ class FileStateCache:
             return entry[1]
         digest = hash_file(path)
         self.hashed += 1
-        if time.time_ns() - key[3] > RACY_NS:
+        if not racy(key):
             self._learn(path, (key, digest))
         return digest
 
-    def hash_all(self, paths: list[str], keys: list[StatKey]) -> list[str]:
+    def hash_all(self, paths: list[str], keys: list[Signature]) -> list[str]:
         """``hash_known`` for many files: a 10,000-file source tree is looked up at dict speed."""
         get = self._entries.get
         digests = []
@@ -135,15 +119,17 @@ class FileStateCache:
     def remember(self, path: str | Path, digest: str) -> None:
         """Record a hash computed elsewhere (an output we just wrote)."""
         key_path = os.fspath(path)
-        st = os.stat(key_path)
-        if time.time_ns() - st.st_mtime_ns > RACY_NS:
-            self._learn(key_path, (stat_key(st), digest))
+        sig = signature_of(os.stat(key_path))
+        if not racy(sig):
+            self._learn(key_path, (sig, digest))
 
-    def _learn(self, path: str, entry: tuple[StatKey, str]) -> None:
+    def _learn(self, path: str, entry: tuple[Signature, str]) -> None:
         self._entries[path] = entry
         self._pending.append((path, entry))
 
     def save(self) -> None:
+        """Persist what this run learned: appended to the journal, or the whole snapshot
+        rewritten atomically once the journal has grown too long (or a torn record was seen)."""
         if not self._pending or self.path is None:
             return
         journal = journal_path(self.path)

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.engine.target import Target
 from dlmbuild.errors import DlmError, UsageError
+from dlmbuild.util.suggest import did_you_mean
 
 
 class Graph:
@@ -55,6 +55,22 @@ class Graph:
             wanted.add(name)
             wanted |= nx.ancestors(self.dag, name)
         return [n for n in nx.lexicographical_topological_sort(self.dag) if n in wanted]
+
+    def unavailable(self, names: Iterable[str]) -> list[str]:
+        """One line per target in the closure of ``names`` that cannot be built, saying why (and
+        which requested target needs it, when it was not asked for itself); empty when all can."""
+        names = list(names)
+        lines = []
+        for name in self.closure(names):
+            target = self.targets[name]
+            if target.buildable:
+                continue
+            line = target.why_unavailable
+            if name not in names:
+                needed_by = next(n for n in names if name in nx.ancestors(self.dag, n))
+                line += f" (needed by {needed_by})"
+            lines.append(line)
+        return lines
 
     def order(self) -> list[str]:
         return list(nx.lexicographical_topological_sort(self.dag))

@@ -17,6 +17,7 @@ CHUNK = 1 << 20
 
 
 def hash_bytes(data: bytes) -> str:
+    """The content hash every key and output hash is made of (xxh3-128, hex)."""
     return xxhash.xxh3_128_hexdigest(data)
 
 
@@ -25,6 +26,7 @@ def hash_text(text: str) -> str:
 
 
 def hash_file(path: str | Path) -> str:
+    """``hash_bytes`` of a file's content, read in chunks (base weights are gigabytes)."""
     digest = xxhash.xxh3_128()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
@@ -38,4 +40,5 @@ def canonical_json(value: Any) -> str:
 
 
 def hash_json(value: Any) -> str:
+    """The hash of a value's canonical JSON: how action keys are made from their components."""
     return hash_text(canonical_json(value))

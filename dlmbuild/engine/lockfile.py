@@ -83,6 +83,7 @@ def read_locks(path: Path) -> dict[str, Lock]:
 
 
 def read_lock(doc_path: Path) -> Lock | None:
+    """This document's entry of the ``dlm.lock`` beside it (one lock serves the folder's documents)."""
     return read_locks(lock_path(doc_path)).get(doc_path.name)
 
 

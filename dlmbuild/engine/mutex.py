@@ -21,6 +21,9 @@ from dlmbuild.errors import EnvironmentProblem
 
 @contextlib.contextmanager
 def store_lock(store_dir: Path, *, wait: bool = True, notify: Callable[[str], None] = lambda m: None) -> Iterator[None]:
+    """Hold the store's build lock: one build per store at a time. An flock, so the kernel
+    releases it when its holder dies; a second build waits (saying who holds it) or, with
+    ``wait=False``, fails at once."""
     try:
         store_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

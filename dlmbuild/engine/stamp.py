@@ -1,16 +1,17 @@
 """The no-op stamp: how ``dlm build`` answers "nothing changed" without parsing anything.
 
 After a successful build, the paths the build depended on are recorded with their stat
-signatures: the document, ``dlm.lock``, every source folder walked (a file added, removed or
-renamed changes its folder's mtime), the rule files that could apply there, every selected
-source file, the base's files, the adapters' ``current`` pointers and the installed packages'
-folder; plus the action-cache entries that hold the outputs. The next ``dlm build`` with the
-same targets and no options stats those paths first, importing only the standard library (Ninja
-and git do the same with their logs and index). If every signature matches and every output is
-still in the cache, the previous result lines are printed and the build is done; any difference
-at all falls through to the real build, which is always correct. Signatures within the racy
-window (modified less than ``RACY_NS`` before the stamp was written) never match, because a
-later edit within the same timestamp tick could hide behind them.
+signatures (``util/filesig.py``): the document, ``dlm.lock``, every source folder walked (a file
+added, removed or renamed changes its folder's mtime), the rule files that could apply there,
+every selected source file, the base's files, the adapters' ``current`` pointers and the
+installed packages' folder; plus the action-cache entries that hold the outputs. The next
+``dlm build`` with the same targets and no options stats those paths first, importing only the
+standard library (Ninja and git do the same with their logs and index). If every signature
+matches and every output is still in the cache, the previous result lines are printed and the
+build is done; any difference at all falls through to the real build, which is always correct.
+No stamp is written while an input is within the racy window (modified less than ``RACY_NS``
+before the build began), because a later edit within the same timestamp tick could hide
+behind its signature.
 
 The stamp lives at ``$DLM_HOME/stamps/<hash of the document path and targets>.stamp``, so finding
 it needs no parsing either.
@@ -24,6 +25,8 @@ import sys
 from operator import itemgetter
 from pathlib import Path
 
+from dlmbuild.util.filesig import RACY_NS, signature
+
 try:  # the same function without importing OpenSSL through hashlib (4 ms of a no-op build)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - an interpreter built without it
@@ -31,20 +34,11 @@ except ImportError:  # pragma: no cover - an interpreter built without it
 
 # marshal, not pickle: built in (nothing to import), and faster both ways for these plain lists
 # and tuples; its bytes are specific to one Python version, which ``environment()`` pins anyway.
-FORMAT = 4
-RACY_NS = 100_000_000
-
-
-def signature(path: str) -> tuple[int, int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    # ctime too: `cp -p` of a same-size file keeps mtime and size, but not ctime
-    return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_mode
+FORMAT = 5
 
 
 def stamp_path(home: Path, doc: Path, targets: list[str]) -> Path:
+    """Where the stamp of this document and target list lives: found by hashing, not parsing."""
     key = "\0".join([str(Path(doc).resolve()), *targets]).encode()
     return Path(home) / "stamps" / (blake2b(key, digest_size=12).hexdigest() + ".stamp")
 

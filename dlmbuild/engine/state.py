@@ -10,19 +10,21 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from dlmbuild.engine.filestate import file_signature
 from dlmbuild.store.atomic import atomic_write_bytes
+from dlmbuild.util.filesig import signature
+from dlmbuild.util.memo import memo_dict
 
 
 class BuildState:
     # One loaded state per file and process, reused while the file on disk is the one it last
     # read or wrote (as FileStateCache.open does): a resident process (dlm server) then skips
     # unpickling 12,000 recorded inputs per build.
-    _open: dict[str, tuple[tuple[int, ...], BuildState]] = {}
+    _open: dict[str, tuple[tuple[int, ...], BuildState]] = memo_dict("engine.state")
 
     @classmethod
     def open(cls, path: Path) -> BuildState:
-        sig = file_signature(path)
+        """The state stored at ``path``, reused from memory while the file is unchanged."""
+        sig = signature(path)
         held = cls._open.get(str(path))
         if sig is not None and held is not None and held[0] == sig:
             return held[1]
@@ -42,19 +44,23 @@ class BuildState:
                 self.records = {}
 
     def previous(self, target: str) -> dict[str, Any] | None:
+        """The key components of ``target``'s last successful build (None: never built)."""
         return self.records.get(target)
 
     def record(self, target: str, components: dict[str, Any], key: str) -> None:
+        """Remember what ``target`` was just built (or found cached) from; unchanged keys are
+        not rewritten, so a no-change build saves nothing."""
         previous = self.records.get(target)
         if previous is None or previous.get("key") != key:
             self.records[target] = {**components, "key": key}
             self._dirty = True
 
     def save(self) -> None:
+        """Write the state atomically if anything was recorded, and keep it as the loaded copy."""
         if self._dirty and self.path is not None:
             atomic_write_bytes(self.path, pickle.dumps(self.records, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
             self._dirty = False
-            sig = file_signature(self.path)
+            sig = signature(self.path)
             if sig is not None:
                 BuildState._open[str(self.path)] = (sig, self)
 

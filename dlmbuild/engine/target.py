@@ -62,3 +62,15 @@ class Target:
     @property
     def rule_id(self) -> str:
         return f"{self.rule}@{self.version}"
+
+    @property
+    def buildable(self) -> bool:
+        """Whether this dlm can build it: it has an action and is not marked unavailable."""
+        return self.action is not None and not self.unavailable
+
+    @property
+    def why_unavailable(self) -> str:
+        """The one line that says why it cannot be built ('' when it can)."""
+        if self.buildable:
+            return ""
+        return self.unavailable or f"{self.name} has no action (a rule bug)"

@@ -6,10 +6,18 @@ only when the result cannot differ from a fresh process: the same Python, the sa
 installed packages as when it started. Otherwise it declines and the client builds itself; on
 stale code it also exits, so the next ``dlm server start`` loads the new code.
 
+The server runs a command line through a function it is given (``run``: the CLI's ``run_cli``,
+handed over by ``dlm server serve`` in cli/server.py), so this package imports nothing from the
+CLI: the arrows point down, cli -> server.
+
 The build's output is sent to the client as frames. Ctrl-C in the client arrives as a cancel
 frame (or the connection closing) and becomes a KeyboardInterrupt in the server's main thread,
 the same clean stop as Ctrl-C in a plain ``dlm build``: temporary outputs removed, previous
 versions kept. The server exits after ``idle_s`` seconds without a request.
+
+What the server keeps between builds lives in the memo caches of ``util/memo.py``, each checked
+against content or stat signatures before use. A build that fails on a bug (an exception that is
+not a DlmError) drops them all, so a broken incremental path cannot shape the next build.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dlmbuild.server import protocol
 from dlmbuild.server.client import interpreter
 from dlmbuild.store.atomic import atomic_write_text
+from dlmbuild.util import memo
 
 DEFAULT_IDLE_S = 3 * 3600
 # Commands a server runs; the others are interactive (repl), long-lived (--watch) or cheap.
@@ -85,10 +95,18 @@ class _Stream(io.TextIOBase):
         return True
 
 
+def _no_runner(argv: list[str]) -> int:
+    raise RuntimeError("this Server was made without a command runner")
+
+
 class Server:
-    def __init__(self, home: Path, idle_s: float = DEFAULT_IDLE_S):
+    """One resident build process for ``home``; ``run(argv) -> exit code`` runs a command line
+    in this process (the CLI's ``run_cli``)."""
+
+    def __init__(self, home: Path, idle_s: float = DEFAULT_IDLE_S, run: Callable[[list[str]], int] = _no_runner):
         self.home = Path(home)
         self.idle_s = idle_s
+        self.run = run
         self.full_env = dict(os.environ)
         self.env = protocol.comparable_env(self.full_env)
         self.code = code_signature()
@@ -99,9 +117,10 @@ class Server:
 
     def serve(self) -> None:
         """Listen until idle for ``idle_s``, told to stop, or the code changes."""
-        import dlmbuild.cli.build  # noqa: F401  (warm: the CLI, engine, rules and document parser)
-        import dlmbuild.rules  # noqa: F401
+        import dlmbuild.rules  # noqa: F401  (warm: the rules, engine and document parser)
+        from dlmbuild.document import walk_memo
 
+        walk_memo.enable()  # source walks are remembered between builds, kept true by inotify
         _settle_heap()
 
         path = protocol.socket_path(self.home)
@@ -213,8 +232,6 @@ class Server:
         return None
 
     def _run(self, conn: socket.socket, hello: dict) -> int:
-        from dlmbuild.cli.app import run_cli
-
         lock = threading.Lock()
         tty = hello.get("tty") or [False, False]
         out, err = _Stream(conn, 1, bool(tty[0]), lock), _Stream(conn, 2, bool(tty[1]), lock)
@@ -227,11 +244,12 @@ class Server:
             with self.guard:
                 self.running = True
             watcher.start()
-            return run_cli(list(hello["argv"]))
+            return self.run(list(hello["argv"]))
         except Exception:  # not a DlmError: a bug, reported as a plain run would report it
             import traceback
 
             traceback.print_exc()
+            memo.clear_all()  # whatever the failed build left in memory is not trusted
             return 1
         finally:
             with self.guard:
@@ -291,17 +309,3 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_ino, st.st_dev
-
-
-def main(argv: list[str]) -> None:
-    """``python -m dlmbuild.server.daemon HOME [IDLE_S]``, started by ``dlm server start``."""
-    home = Path(argv[0])
-    idle = float(argv[1]) if len(argv) > 1 else DEFAULT_IDLE_S
-    from dlmbuild.document import walk_memo
-
-    walk_memo.enable()  # source walks are remembered between builds, kept true by inotify
-    Server(home, idle).serve()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -21,6 +21,7 @@ VOLATILE_ENV = frozenset({
 
 
 def send(sock: socket.socket, message: dict) -> None:
+    """One frame: a 4-byte big-endian length, then the message as compact JSON."""
     data = json.dumps(message, separators=(",", ":")).encode("utf-8")
     sock.sendall(struct.pack(">I", len(data)) + data)
 
@@ -72,4 +73,6 @@ def socket_path(home: Path) -> str:
 
 
 def comparable_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` less the variables shells change on their own (``VOLATILE_ENV``): two clients
+    whose environments compare equal here get the same build."""
     return {k: v for k, v in env.items() if k not in VOLATILE_ENV}

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
+from dlmbuild.util.memo import memo_dict
 
-_LOADED: dict[tuple[str, str, bool, str], object] = {}
+# (path, device, qlora, weights hash) -> the loaded base; one entry at most.
+_LOADED: dict[tuple[str, str, bool, str], object] = memo_dict("train.base_model")
 
 
 def load_base(path: Path, device: str = "cpu", *, qlora: bool = False, weights_hash: str = ""):

@@ -19,6 +19,12 @@ from typing import Any
 from dlmbuild.bases.fingerprint import chat_template_text
 from dlmbuild.errors import EnvironmentProblem, Location
 
+# Used only when a base ships no chat template of its own (ChatML, as SmolLM2 and Qwen use).
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
 class BaseTokenizer:
     def __init__(self, folder: Path):
         self.folder = Path(folder)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dlmbuild.document import body
 from dlmbuild.errors import DocumentError
+from dlmbuild.util import memo
 
 PATH = Path("incremental.dlm")
 PIECES = [
@@ -32,7 +33,7 @@ def full(text: str, start: int, first_line: int):
 
 def incremental(before: str | None, after: str, start: int, first_line: int):
     """Sections of ``after`` as a snapshot (or the error), parsed after ``before`` (or afresh)."""
-    body._LAST_PARSE.pop(str(PATH), None)
+    memo.invalidate("document.body")
     try:
         if before is not None:
             try:
@@ -43,7 +44,7 @@ def incremental(before: str | None, after: str, start: int, first_line: int):
     except DocumentError as exc:
         return str(exc)
     finally:
-        body._LAST_PARSE.pop(str(PATH), None)
+        memo.invalidate("document.body")
 
 
 HEAD = "---\nbase_model: x\n---\n"
@@ -86,11 +87,11 @@ def test_typical_edits_of_a_large_document(edit):
 def test_only_the_edited_span_is_parsed(monkeypatch):
     before = big_document(400)
     after = before.replace("Paragraph 100.", "Paragraph one hundred.")
-    body._LAST_PARSE.pop(str(PATH), None)
+    memo.invalidate("document.body")
     body.split_body(PATH, before, len(HEAD), 4)
     parsed = []
     real = body.parser()
     monkeypatch.setattr(body, "parser", lambda: type("P", (), {"parse": lambda self, text, start: parsed.append(text) or real.parse(text, start=start)})())
     body.split_body(PATH, after, len(HEAD), 4)
-    body._LAST_PARSE.pop(str(PATH), None)
+    memo.invalidate("document.body")
     assert len(parsed) == 1 and "Paragraph one hundred." in parsed[0] and len(parsed[0]) < 200

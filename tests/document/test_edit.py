@@ -139,8 +139,8 @@ def test_set_a_block_scalar_value(style: str):
 
 
 def test_set_float_in_exponent_form_stays_a_float():
-    new = edited(set=("training.preference", {"enabled": True, "learning_rate": 1e-5}))
-    assert "  preference: {enabled: true, learning_rate: 1.0e-05}\n" in new
+    new = edited(set=("training.preference", {"enabled": False, "learning_rate": 1e-5}))
+    assert "  preference: {enabled: false, learning_rate: 1.0e-05}\n" in new
     assert parse(new).config.training.preference.learning_rate == 1e-5
 
 

@@ -65,7 +65,7 @@ training:
     tone:
       lora_r: 4
   preference:
-    enabled: true
+    enabled: false
     method: dpo
 ---
 Shared prose trains both adapters.

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlmbuild.document import body, parse
+from dlmbuild.document import parse
 from dlmbuild.document.text import SourceText
 from dlmbuild.errors import DocumentError
+from dlmbuild.util import memo
 
 PATH = Path("reparse.dlm")
 HEAD = "---\ndlm_id: 01JD5ZQ8V7W9X2Y3Z4A5B6C7D8\nbase_model: smollm2-135m\ntraining:\n  adapters: {main: {}, tone: {}}\n---\n"
@@ -39,8 +40,8 @@ def outcome(text: str):
 
 
 def forget() -> None:
-    body._LAST_PARSE.pop(str(PATH), None)
-    parse._LAST_SECTIONS.pop(str(PATH), None)
+    memo.invalidate("document.body")
+    memo.invalidate("document.sections")
 
 
 def after_edit(before: str, after: str):

@@ -110,9 +110,3 @@ def test_location_formats():
     assert str(DocumentError("bad", Location("d.dlm", 1, 2))) == "d.dlm:1:2: bad"
     assert str(DocumentError("bad")) == "bad"
 
-
-def test_one_line_escapes_line_breaks():
-    from dlmbuild.document.text import one_line
-
-    assert one_line("a\r\nb\nc") == "a\\r\\nb\\nc"
-    assert one_line("plain") == "plain"

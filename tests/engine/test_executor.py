@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from dlmbuild.engine.actioncache import ActionCache
-from dlmbuild.engine.executor import Engine, TargetResult
+from dlmbuild.engine.executor import Engine, TargetResult, TargetsUnavailable
 from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.engine.graph import Graph
 from dlmbuild.engine.hashing import hash_text
@@ -88,16 +88,28 @@ def test_requested_subset_builds_only_its_closure(tmp_path: Path):
     assert calls == Counter({":a": 1})
 
 
-def test_target_without_action_fails_or_is_dirty_in_a_dry_run(tmp_path: Path):
-    targets = [Target(":planned", "train", 0, None, unavailable="training is not implemented yet"),
+def test_an_unavailable_target_is_refused_before_any_work(tmp_path: Path):
+    calls: Counter = Counter()
+    targets = [Target(":first", "x", 1, writes("first", "1", calls)),
+               Target(":planned", "train", 0, None, deps=(":first",), unavailable=":planned is not implemented yet"),
+               Target(":after", "x", 1, writes("x", "x", calls), deps=(":planned",)),
+               Target(":bug", "x", 1, None)]
+    with pytest.raises(TargetsUnavailable) as refused:
+        engine_for(tmp_path, targets).run([":after", ":bug"], keep_going=True)
+    assert refused.value.lines == [":bug has no action (a rule bug)", ":planned is not implemented yet (needed by :after)"]
+    assert refused.value.exit_code == 2
+    assert calls == Counter()  # :first, buildable and first in order, was not built either
+    assert engine_for(tmp_path, targets).run([":first"])[0].status == "built"
+
+
+def test_a_dry_run_reports_unavailable_targets_and_their_dependents(tmp_path: Path):
+    targets = [Target(":planned", "train", 0, None, unavailable=":planned is not implemented yet"),
                Target(":after", "x", 1, writes("x", "x"), deps=(":planned",))]
-    results = engine_for(tmp_path, targets).run([":after"], keep_going=True)
-    assert [(r.name, r.status, r.error, r.reasons) for r in results] == [
-        (":planned", "failed", "training is not implemented yet", []),
-        (":after", "skipped", None, [":planned did not build"]),
-    ]
     dry = engine_for(tmp_path, targets).run([":after"], dry_run=True)
-    assert [(r.name, r.status) for r in dry] == [(":planned", "dirty"), (":after", "dirty")]
+    assert [(r.name, r.status, r.reasons) for r in dry] == [
+        (":planned", "unavailable", [":planned is not implemented yet"]),
+        (":after", "unavailable", ["depends on unavailable :planned"]),
+    ]
 
 
 # --- parallelism ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The file-state cache: content hashes remembered by (device, inode, size, mtime_ns).
+"""The file-state cache: content hashes remembered by stat signature (util/filesig.py).
 
 Files younger than ``RACY_NS`` are never remembered (git's "racily clean" rule), so most tests
 push mtimes into the past with ``os.utime`` to exercise the remembered path.
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from dlmbuild.engine.filestate import RACY_NS, FileStateCache, stat_key
+from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.engine.hashing import hash_bytes, hash_text
+from dlmbuild.util.filesig import signature_of
 
 
 def age(path: Path, seconds: float = 60.0) -> int:
@@ -27,10 +28,6 @@ def write_old(path: Path, text: str, seconds: float = 60.0) -> Path:
     path.write_text(text)
     age(path, seconds)
     return path
-
-
-def test_racy_window_is_100ms():
-    assert RACY_NS == 100_000_000
 
 
 def test_first_hash_reads_second_does_not(tmp_path: Path):
@@ -135,25 +132,25 @@ def test_racy_write_within_one_clock_tick_is_detected(tmp_path: Path):
     assert fs.hash(p) == hash_text("aaaa")
     p.write_text("bbbb")
     os.utime(p, ns=(mtime, mtime))  # same size, same inode, same mtime: only content moved
-    assert stat_key(os.stat(p))[2:] == (4, mtime)
+    sig = signature_of(os.stat(p))
+    assert (sig[0], sig[2]) == (mtime, 4)
     assert fs.hash(p) == hash_text("bbbb")
 
 
-def test_known_limitation_old_file_rewritten_with_mtime_forced_back(tmp_path: Path):
-    """Documented limitation (as with any stat-keyed cache): once a file is outside the racy
-    window and remembered, an in-place same-size rewrite whose mtime is deliberately restored
-    to the exact old nanosecond value (``touch -d``, ``cp -p`` onto the same inode) is not
-    noticed; the stale hash is returned. ctime is not part of the stat key."""
+def test_old_file_rewritten_with_its_mtime_forced_back_is_noticed(tmp_path: Path):
+    """An in-place same-size rewrite whose mtime is restored to the exact old nanosecond value
+    (``touch -d``, ``cp -p`` onto the same inode) keeps mtime, size and inode; the ctime, which
+    no user-space call can set, is why the signature holds it."""
     p = tmp_path / "old.txt"
     p.write_text("aaaa")
     mtime = age(p)
     fs = FileStateCache(None)
     assert fs.hash(p) == hash_text("aaaa")
+    time.sleep(0.05)  # a later clock tick than the ctime age() left
     with open(p, "r+b") as handle:  # in place: same inode
         handle.write(b"bbbb")
     os.utime(p, ns=(mtime, mtime))
-    assert fs.hash(p) == hash_text("aaaa")  # stale, by design
-    assert FileStateCache(None).hash(p) == hash_text("bbbb")  # a fresh cache sees the truth
+    assert fs.hash(p) == hash_text("bbbb")
 
 
 def test_explicit_stat_is_used(tmp_path: Path):

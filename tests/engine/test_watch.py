@@ -1,14 +1,16 @@
-"""watch.relevant: which file-change events restart a ``--watch`` build.
+"""engine.watch: which file changes restart a run, and the cancel-and-restart loop itself.
 
-(An integration test of ``watch_build`` belongs with the project-level tests.)"""
+(``dlm build --watch`` on a real document is tested in tests/rules/test_build_commands.py.)"""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from dlmbuild.engine.watch import IGNORED_NAMES, relevant
+from dlmbuild.engine.watch import relevant, rerun_on_change, watch_roots
 
 PROJECT = Path("/proj")
 DOC = PROJECT / "notes.dlm"
@@ -51,5 +53,59 @@ def test_nothing_watched_means_nothing_relevant():
     assert relevant("/proj/notes.dlm", []) is False
 
 
-def test_ignored_names():
-    assert IGNORED_NAMES == ("dlm.lock",)
+def test_watch_roots_are_folders(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    doc = tmp_path / "doc.dlm"
+    doc.write_text("x")
+    assert watch_roots([doc, tmp_path / "src", tmp_path / "src" / "gone.md"]) == [tmp_path, tmp_path / "src"]
+
+
+def test_a_change_during_a_run_cancels_it_and_the_next_run_sees_the_edit(tmp_path: Path):
+    watched = tmp_path / "input.txt"
+    watched.write_text("one")
+    runs: list[list[str]] = []
+    first_running, second_done = threading.Event(), threading.Event()
+
+    def job(cancel: threading.Event) -> None:
+        content = watched.read_text()
+        if not runs:
+            runs.append([content, "running"])
+            first_running.set()
+            runs[0][1] = "cancelled" if cancel.wait(30) else "never cancelled"
+            return
+        runs.append([content, "done"])
+        second_done.set()
+
+    stop = threading.Event()
+    started: list[int] = []
+    thread = threading.Thread(target=lambda: started.append(rerun_on_change(job, lambda: [watched], stop=stop, debounce_ms=50)))
+    thread.start()
+    try:
+        assert first_running.wait(30)
+        watched.write_text("two")
+        assert second_done.wait(30)
+        (tmp_path / "dlm.lock").write_text("our own write")  # not relevant: no third run
+        (tmp_path / "other.txt").write_text("not watched")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert runs == [["one", "cancelled"], ["two", "done"]]
+    assert started == [2]
+
+
+def test_max_runs_ends_the_loop_at_the_next_change(tmp_path: Path):
+    watched = tmp_path / "input.txt"
+    watched.write_text("one")
+    ran = threading.Event()
+    thread_result: list[int] = []
+    thread = threading.Thread(target=lambda: thread_result.append(
+        rerun_on_change(lambda cancel: ran.set(), lambda: [watched], max_runs=1, debounce_ms=50)))
+    thread.start()
+    assert ran.wait(30)
+    deadline = time.monotonic() + 30
+    while thread.is_alive() and time.monotonic() < deadline:
+        watched.write_text(str(time.monotonic()))
+        thread.join(timeout=0.3)
+    assert thread_result == [1]

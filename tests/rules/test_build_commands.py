@@ -11,7 +11,7 @@ import time
 import pytest
 
 from dlmbuild.cli.app import main
-from dlmbuild.engine.watch import watch_build
+from dlmbuild.cli.watch import watch_build
 
 
 class Result:
@@ -52,10 +52,30 @@ def test_unknown_target_suggests(project_dir, dlm):
     assert result.err.strip() == "dlm: unknown target ':export-olama' (did you mean ':export-ollama'?); `dlm graph` lists them"
 
 
-def test_planned_target_refuses_with_one_line(project_dir, dlm):
-    result = dlm("build", project_dir / "doc.dlm", ":pack", ":tokenize", "--keep-going")
-    assert result.exit_code == 1
-    assert "FAILED  :pack  :pack is not available in this version of dlm yet" in result.output
+def test_an_unavailable_target_is_refused_before_anything_is_built(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    result = dlm("build", doc, ":tokenize", ":pack", "--keep-going")
+    assert result.exit_code == 2
+    assert result.output == ""
+    assert result.err == "dlm: :pack is not available in this version of dlm yet (the gate and packs land next)\n"
+    assert not (project_dir / "dlm.lock").exists()
+    graph = json.loads(dlm("graph", doc, "--format", "json").output)
+    assert {t["target"]: t["state"] for t in graph["targets"]}[":tokenize"] == "dirty"  # nothing was built
+
+
+def test_dry_run_and_graph_show_unavailable_targets(project_dir, dlm):
+    doc = project_dir / "doc.dlm"
+    dry = dlm("build", doc, ":pack", "--dry-run")
+    assert dry.exit_code == 0
+    assert "  n/a     :pack" in dry.output and "because :pack is not available" in dry.output
+    assert "  dirty   :train-default" in dry.output
+    text = dlm("graph", doc).output
+    assert any(line.startswith(":pack") and "unavailable" in line for line in text.splitlines())
+    assert 'fillcolor=lightgrey, tooltip="unavailable"' in dlm("graph", doc, "--format", "dot").output
+    assert ":pack (unavailable)" in dlm("graph", doc, "--format", "mermaid").output
+    pack = {t["target"]: t for t in json.loads(dlm("graph", doc, "--format", "json").output)["targets"]}[":pack"]
+    assert pack["state"] == "unavailable" and "not available in this version" in pack["reasons"][0]
+    assert ":pack" not in {t["target"] for t in json.loads(dlm("graph", doc, "--format", "json", "--dirty").output)["targets"]}
 
 
 def test_graph_shows_states_and_reasons(project_dir, dlm):
@@ -129,3 +149,50 @@ def test_watch_rebuilds_after_an_edit(project_dir, dlm):
     thread.join(timeout=30)
     assert lock.read_text() != first
     assert result["builds"] == 2
+
+
+def test_watch_cancels_a_running_build_and_rebuilds_the_edit(project_dir, dlm, monkeypatch):
+    """An edit while ``:tokenize`` runs cancels that build (the action sees its cancel flag), and
+    the build started next reads the edited document and completes."""
+    from dlmbuild.rules import tokenize
+
+    real = tokenize.run
+    doc = project_dir / "doc.dlm"
+    first_running, rebuilt = threading.Event(), threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def slow_run(ctx):
+        text = ctx.project.doc.source.text
+        if not first_running.is_set():
+            first_running.set()
+            deadline = time.monotonic() + 30
+            while not ctx.cancelled.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen.append(("cancelled" if ctx.cancelled.is_set() else "ran on", text))
+            ctx.check_cancelled()
+        real(ctx)
+        seen.append(("built", text))
+        rebuilt.set()
+
+    monkeypatch.setattr(tokenize, "run", slow_run)
+    stop = threading.Event()
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "builds", watch_build(doc, [":tokenize"], stop=stop, debounce_ms=50, as_json=True)))
+    thread.start()
+    try:
+        assert first_running.wait(30)
+        doc.write_text(doc.read_text().replace("the item is of value", "the item is a value"))
+        assert rebuilt.wait(60)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert [what for what, _ in seen] == ["cancelled", "built"]
+    assert "the item is of value" in seen[0][1] and "the item is a value" in seen[1][1]
+    assert result["builds"] == 2
+    out = dlm("build", doc, ":tokenize")
+    lines = out.output.splitlines()  # --json under --watch: one line per finished build
+    assert len(lines) == 2 and [r["status"] for r in json.loads(lines[0])] == ["built"]
+    assert "build cancelled" in out.err
+    assert lines[1] == "  cached  :tokenize"  # what the watch built is the edited document

@@ -142,7 +142,7 @@ def test_a_server_whose_home_was_deleted_exits(tmp_path):
     """Its socket is gone, so no build can reach it: it must not linger until the idle timeout."""
     home = tmp_path / "home"
     code = ("import sys; from dlmbuild.server import daemon; daemon.OWNERSHIP_CHECK_S = 0.2; "
-            "daemon.main([sys.argv[1], '600'])")
+            "from dlmbuild.cli.server import serve_forever; serve_forever(sys.argv[1], 600)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(home)], stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

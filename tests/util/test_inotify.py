@@ -1,4 +1,4 @@
-"""dlmbuild.engine.inotify: every change made before ``drain`` is in what it returns."""
+"""dlmbuild.util.inotify: every change made before ``drain`` is in what it returns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dlmbuild.engine import inotify
+from dlmbuild.util import inotify
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux-only")
 

@@ -1,4 +1,4 @@
-"""'Did you mean' hints for misspelt names (section types, fields, adapters, targets)."""
+"""'Did you mean' hints for misspelt names (section types, fields, adapters, targets, commands)."""
 
 from __future__ import annotations
 
