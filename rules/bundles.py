@@ -25,46 +25,56 @@ from pathlib import Path
 
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import UsageError
+from dlmbuild.export.kinds import BUNDLES
 from dlmbuild.rules import gguf as gguf_rules
 from dlmbuild.rules.support import BaseInputs, toolchain_of
 
 BUNDLE_VERSION = 1
-KINDS = ("ollama", "llama-server", "vllm", "mlx-serve", "hf")
 
 
 def targets(project) -> list[Target]:
+    """One ``:export-<kind>`` target per row of ``export.kinds.BUNDLES``; what a bundle is made
+    from (its ``source``) decides its dependencies and the config it adds to its key."""
     items = gguf_rules.mix_items(project)
     quant = bundle_quant(project)
     trains = tuple(f":train-{i.adapter}" for i in items)
     export = project.doc.config.export
     common = {"name": gguf_rules.model_name(project), "export": export.model_dump(mode="json", exclude={"default_quant", "targets"}),
               "system_prompt": project.doc.config.system_prompt, "sequence_len": project.doc.config.training.sequence_len}
-    gguf_dep = f":gguf-{quant}"
-    specs = [
-        ("ollama", (gguf_dep,), {"quant": quant}, build_ollama, "Ollama Modelfile bundle"),
-        ("llama-server", (gguf_dep,), {"quant": quant}, build_llama_server, "llama-server bundle"),
-        ("vllm", (":merge",), {}, build_vllm, "vLLM bundle (merged HF folder)"),
-        ("mlx-serve", trains, {"mix": [[i.adapter, i.weight] for i in items]}, build_mlx, "mlx-lm server bundle"),
-        ("hf", trains, {"mix": [[i.adapter, i.weight] for i in items]}, build_hf, "HF snapshot (PEFT adapter)"),
-    ]
+    mix = {"mix": [[i.adapter, i.weight] for i in items]}
+    by_source = {"gguf": ((f":gguf-{quant}",), {"quant": quant}), "merge": ((":merge",), {}), "adapter": (trains, mix)}
     out = []
-    for kind, deps, extra, action, description in specs:
+    for kind in BUNDLES:
+        deps, extra = by_source[kind.source]
         out.append(Target(
-            name=f":export-{kind}", rule=f"export_{kind.replace('-', '_')}", version=BUNDLE_VERSION,
-            action=(lambda a, it: (lambda ctx: a(ctx, it)))(action, items), deps=deps, config=common | extra,
+            name=f":export-{kind.name}", rule=f"export_{kind.name.replace('-', '_')}", version=BUNDLE_VERSION,
+            action=_action(ACTIONS[kind.name], items), deps=deps, config=common | extra,
             inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: toolchain_of("transformers", "peft"),
-            description=description, publish=(lambda k: (lambda key, out: publish(project, k, key, out)))(kind),
+            description=kind.description, publish=_publisher(project, kind.name),
         ))
     return out
 
 
+def _action(build, items):
+    return lambda ctx: build(ctx, items)
+
+
+def _publisher(project, kind: str):
+    return lambda key, out: publish(project, kind, key, out)
+
+
 def bundle_quant(project) -> str:
+    """The quant of the GGUF the Ollama and llama-server bundles ship: ``--quant`` when given,
+    else ``export.default_quant``, checked."""
     from dlmbuild.export.convert import check_quant
 
     return check_quant(project.options.get("quant") or project.doc.config.export.default_quant)
 
 
 def publish(project, kind: str, key: str, out: Path) -> None:
+    """Install the committed bundle ``out`` where users look (``--out`` or ``exports/<kind>``);
+    runs on every build, cached or not, so a deleted install is put back (one that holds the
+    same key is left alone, user edits included)."""
     from dlmbuild.store.exports import publish_export
 
     dest = project.options.get("out")
@@ -72,6 +82,7 @@ def publish(project, kind: str, key: str, out: Path) -> None:
 
 
 def _copy_gguf(ctx: ActionContext) -> str:
+    """Copy the bundle's GGUF (and its smoke report) from ``:gguf-<quant>``; returns its name."""
     quant = bundle_quant(ctx.project)
     name = gguf_rules.gguf_name(ctx.project, quant)
     source = ctx.dep_outputs[f":gguf-{quant}"]
@@ -99,6 +110,8 @@ def ollama_template(project) -> tuple[str, str | None]:
 
 
 def build_ollama(ctx: ActionContext, items) -> None:
+    """The GGUF and a Modelfile whose template, stop tokens and system turn reproduce the prompts
+    training saw, in Ollama's template language."""
     from dlmbuild.export.modelfile import render_modelfile
 
     project = ctx.project
@@ -116,6 +129,8 @@ def build_ollama(ctx: ActionContext, items) -> None:
 
 
 def build_llama_server(ctx: ActionContext, items) -> None:
+    """The GGUF, the chat template as a file (llama-server's ``--jinja`` reads it; the GGUF
+    embeds the same one) and ``launch.sh``."""
     from dlmbuild.export.launchers import llama_server_script
     from dlmbuild.export.merge import with_default_system
     from dlmbuild.train.tokenizer import BaseTokenizer
@@ -134,6 +149,9 @@ def build_llama_server(ctx: ActionContext, items) -> None:
 
 
 def build_vllm(ctx: ActionContext, items) -> None:
+    """The merged HF folder under ``model/``, a ``config.yaml`` for ``vllm serve --config`` and
+    ``launch.sh``. A float32 merge is served as float16 (``dtype`` in config.yaml); a bf16 or
+    fp16 merge as it is."""
     from dlmbuild.export.launchers import vllm_config, vllm_script
 
     project = ctx.project
@@ -152,6 +170,7 @@ def selected_adapter(ctx: ActionContext, items) -> Iterator[Path]:
     """A PEFT folder holding the selection: the trained adapter itself, or the exact weighted
     mix (peft ``cat``) saved into a scratch folder for the duration."""
     from dlmbuild.export.mix import check_mixable
+    from dlmbuild.store.adapter_config import stabilize_adapter_folder
 
     folders = {i.adapter: ctx.dep_outputs[f":train-{i.adapter}"] for i in items}
     if len(items) == 1 and items[0].weight == 1.0:
@@ -164,19 +183,16 @@ def selected_adapter(ctx: ActionContext, items) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="dlm-mix-") as scratch:
         model.save_pretrained(scratch, selected_adapters=[active])
         saved = Path(scratch) / active if (Path(scratch) / active).is_dir() else Path(scratch)
-        config_path = saved / "adapter_config.json"
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        config["base_model_name_or_path"] = ctx.project.doc.config.base_model
-        if isinstance(config.get("target_modules"), list):
-            config["target_modules"] = sorted(config["target_modules"])
-        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        (saved / "README.md").unlink(missing_ok=True)
+        stabilize_adapter_folder(saved, ctx.project.base().key)
         yield saved
 
 
 def build_mlx(ctx: ActionContext, items) -> None:
+    """The adapter (or mix) converted to mlx-lm's format in ``adapters/``, and a ``launch.sh``
+    that serves the base from the Hub (its ``hf_id``) with it: mlx-lm loads the base itself."""
     from dlmbuild.bases.registry import REGISTRY
-    from dlmbuild.export.mlx import convert_adapter, launch_script
+    from dlmbuild.export.launchers import mlx_server_script
+    from dlmbuild.export.mlx import convert_adapter
 
     project = ctx.project
     layers = json.loads((project.base().path / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"]
@@ -186,11 +202,12 @@ def build_mlx(ctx: ActionContext, items) -> None:
     row = REGISTRY.get(project.doc.config.base_model)
     model_ref = row.hf_id if row else project.doc.config.base_model.removeprefix("hf:").split("@")[0]
     script = ctx.out_dir / "launch.sh"
-    script.write_text(launch_script(model_ref), encoding="utf-8")
+    script.write_text(mlx_server_script(model_ref), encoding="utf-8")
     script.chmod(0o755)
 
 
 def build_hf(ctx: ActionContext, items) -> None:
+    """The adapter (or mix) as a PEFT folder with the base's tokenizer, a README and SHA256SUMS."""
     from dlmbuild.export.hf_snapshot import write_snapshot
     from dlmbuild.export.mix import label
 
@@ -198,3 +215,7 @@ def build_hf(ctx: ActionContext, items) -> None:
     with selected_adapter(ctx, items) as adapter:
         write_snapshot(ctx.out_dir, adapter, project.base().path, base_ref=project.doc.config.base_model,
                        name=gguf_rules.model_name(project), selection=label(items))
+
+
+# the build action of each kind in export.kinds.BUNDLES
+ACTIONS = {"ollama": build_ollama, "llama-server": build_llama_server, "vllm": build_vllm, "mlx-serve": build_mlx, "hf": build_hf}

@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import metadata
+
+from dlmbuild.util.versions import installed_version
 
 
 class BaseInputs:
-    """Named input hashes that come from the resolved base model."""
+    """Named input hashes that come from the resolved base model.
+
+    A rule lists only the parts of the base its output depends on, so a target that reads the
+    tokenizer alone (bundles, tokenize) is not rebuilt when only the weights change.
+    """
 
     def __init__(self, project):
         self.project = project
 
     def tokenizer(self) -> dict[str, str]:
+        """The tokenizer files and the chat template: what decides how text becomes tokens."""
         base = self.project.base()
         return {"base:tokenizer": base.tokenizer_hash, "base:chat_template": base.chat_template_hash}
 
     def weights(self) -> dict[str, str]:
+        """The weights as well as the tokenizer: for targets that run the model (train, merge)."""
         base = self.project.base()
         return {"base:weights": base.weights_hash, **self.tokenizer()}
 
 
 @lru_cache(maxsize=None)
 def package_version(name: str) -> str:
-    """A package's installed version, read from metadata (no import)."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
+    """A package's installed version for keys and the lock, ``"absent"`` when not installed.
+
+    Cached: every target's key asks again, and installing packages mid-build is not supported
+    (a key must not change between computing it and recording it).
+    """
+    return installed_version(name) or "absent"
 
 
 def toolchain_of(*packages: str) -> dict[str, str]:
+    """The toolchain part of an action key: dlm's own version and each named package's, so an
+    upgrade of a library that changes the output (peft, transformers) rebuilds the target."""
     from dlmbuild import __version__
 
     return {"dlmbuild": __version__, **{p: package_version(p) for p in packages}}

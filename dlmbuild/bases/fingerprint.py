@@ -60,6 +60,7 @@ def default_file_hash(path: Path) -> str:
 
 
 def text_hash(text: str) -> str:
+    """xxh3-128 of a text's UTF-8 bytes (the chat template's hash in keys)."""
     return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
 
 
@@ -84,14 +85,17 @@ def has_tokenizer(folder: Path) -> bool:
 
 
 def files_hash(files: Iterable[Path], file_hash: FileHash) -> str:
+    """One hash over files by name and content, so a renamed shard changes it and a touched one does not."""
     return combine((p.name, file_hash(p)) for p in files)
 
 
 def weights_hash(folder: Path, file_hash: FileHash = default_file_hash) -> str:
+    """The base's weights as one key component: training and merge rebuild when it moves."""
     return files_hash(weight_files(folder), file_hash)
 
 
 def tokenizer_hash(folder: Path, file_hash: FileHash = default_file_hash) -> str:
+    """The tokenizer files as one key component: tokenize rebuilds when it moves."""
     return files_hash(tokenizer_files(folder), file_hash)
 
 
@@ -115,6 +119,7 @@ def chat_template_text(folder: Path) -> str | None:
 
 
 def chat_template_hash(template: str | None) -> str:
+    """The template's hash; no template hashes as the empty string, so adding one is a change."""
     return text_hash(template or "")
 
 
@@ -136,6 +141,7 @@ def read_config(folder: Path) -> dict | None:
 
 
 def architecture_of(config: dict) -> str | None:
+    """``architectures[0]`` of a config.json, or None when it is missing or malformed."""
     archs = config.get("architectures")
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         return archs[0]

@@ -22,6 +22,8 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, from the environment variables huggingface_hub reads
+    (``HF_HUB_CACHE``, ``HF_HOME``, ``XDG_CACHE_HOME``), without importing it."""
     value = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if not value:
         hf_home = os.environ.get("HF_HOME")
@@ -33,16 +35,20 @@ def hub_cache_dir() -> Path:
 
 
 def is_repo_id(value: str) -> bool:
+    """Whether ``value`` is an ``org/name`` Hub id (and cannot climb out of the cache with ``..``)."""
     return bool(_REPO_ID.match(value)) and ".." not in value
 
 
 def repo_folder(repo_id: str, cache: Path | None = None) -> Path:
+    """The cache folder of a model repo (``models--org--name``)."""
     cache = hub_cache_dir() if cache is None else cache
     return cache / "--".join(["models", *repo_id.split("/")])
 
 
 @dataclass(frozen=True)
 class Snapshot:
+    """A complete snapshot of a repo in the hub cache and the commit it is."""
+
     path: Path  # snapshots/<commit>
     commit: str
 

@@ -16,8 +16,9 @@ import typer
 
 from dlmbuild.cli.build import run_build
 from dlmbuild.errors import EnvironmentProblem, UsageError
+from dlmbuild.export.kinds import BUNDLE_KINDS, EXPORT_TARGETS, build_target, is_bundle
 
-TARGETS = ("ollama", "llama-server", "vllm", "mlx-serve", "hf", "gguf", "gguf-lora")
+TARGETS = EXPORT_TARGETS
 
 
 def export(
@@ -35,7 +36,7 @@ def export(
 ) -> None:
     """Export the trained document to a runtime (builds and trains what is out of date)."""
     if target not in TARGETS:
-        from dlmbuild.document.suggest import did_you_mean
+        from dlmbuild.util.suggest import did_you_mean
 
         raise UsageError(f"unknown export target '{target}'{did_you_mean(target, TARGETS)}; choose one of: {', '.join(TARGETS)}")
     if dequantize != merged:
@@ -52,12 +53,11 @@ def export(
     if dequantize:
         options["dequantize"] = True
     if out:
-        if target in ("gguf", "gguf-lora"):
-            raise UsageError("--out applies to bundles (ollama, llama-server, vllm, mlx-serve, hf)")
+        if not is_bundle(target):
+            raise UsageError(f"--out applies to bundles ({', '.join(BUNDLE_KINDS)})")
         options["out"] = str(out.resolve())
     _require_trained(doc, options)
-    build_target = {"gguf": ":gguf", "gguf-lora": ":gguf-lora"}.get(target, f":export-{target}")
-    code = run_build(doc, [build_target], explain=explain, options=options)
+    code = run_build(doc, [build_target(target)], explain=explain, options=options)
     if code:
         raise typer.Exit(code)
     folder = out.resolve() if out else _exports_folder(doc, target)
@@ -82,7 +82,8 @@ def _require_trained(doc: Path, options: dict) -> None:
 
 
 def _exports_folder(doc: Path, target: str) -> Path | None:
-    if target in ("gguf", "gguf-lora"):
+    """Where the bundle was installed; ``None`` for GGUF targets, which install nothing."""
+    if not is_bundle(target):
         return None
     from dlmbuild.project import Project
 
@@ -90,6 +91,7 @@ def _exports_folder(doc: Path, target: str) -> Path | None:
 
 
 def _ollama_create(folder: Path, model: str) -> None:
+    """Register the bundle with Ollama, or print the command when Ollama is not installed."""
     command = ["ollama", "create", model, "-f", str(folder / "Modelfile")]
     shown = " ".join(shlex.quote(c) for c in command)
     if shutil.which("ollama") is None:

@@ -19,6 +19,7 @@ SUMS = "SHA256SUMS"
 
 
 def readme(name: str, base_ref: str, hf_id: str | None, selection: str) -> str:
+    """The bundle's README: which base to load (its Hub id when dlm knows one) and the five lines that load the adapter with peft."""
     base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
     load_from = hf_id or "PATH/TO/BASE"
     return f"""# {name}: a dlm adapter
@@ -43,6 +44,9 @@ Check the files with `sha256sum -c {SUMS}`.
 
 
 def write_snapshot(out_dir: Path, adapter_dir: Path, base_dir: Path, *, base_ref: str, name: str, selection: str) -> None:
+    """Assemble the HF bundle in ``out_dir``: the adapter files, the base's tokenizer files
+    (without generation_config.json), the README, and ``SHA256SUMS``, written last so that it
+    covers every other file, the README included."""
     from dlmbuild.bases.registry import REGISTRY
 
     out_dir, adapter_dir, base_dir = Path(out_dir), Path(adapter_dir), Path(base_dir)

@@ -1,6 +1,6 @@
-"""``launch.sh`` scripts for the llama-server and vLLM bundles.
+"""Every bundle's ``launch.sh``: llama-server, vLLM and mlx-lm.
 
-Both bind 127.0.0.1 unless ``HOST`` says otherwise (a model that knows someone's notes should
+All bind 127.0.0.1 unless ``HOST`` says otherwise (a model that knows someone's notes should
 not be on the network by accident), take the port as ``$1`` (or ``PORT``), and fail with one
 line naming what to install when the runtime is missing. The scripts name no path of the machine
 that exported them, so a bundle's bytes are the same everywhere and ``dlm verify`` can compare
@@ -58,3 +58,55 @@ exec "$PY" -m vllm.entrypoints.openai.api_server --config "$HERE/config.yaml" --
 def vllm_config(*, max_model_len: int, dtype: str) -> str:
     """``config.yaml`` for ``--config``: the document's sequence_len is the context vLLM serves."""
     return f"max-model-len: {max_model_len}\ndtype: {dtype}\n"
+
+
+MLX_TEMPLATE = """\
+#!/usr/bin/env bash
+# Serve the base model with the LoRA adapters in ./adapters through mlx-lm's
+# OpenAI-compatible HTTP server (Apple silicon only).
+#
+# Usage: ./launch.sh [PORT]
+#   PORT  listening port (first argument, else $PORT, else {port})
+#   HOST  address to bind (environment, default 127.0.0.1: this machine only)
+set -euo pipefail
+
+here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+model={model}
+host="${{HOST:-127.0.0.1}}"
+port="${{1:-${{PORT:-{port}}}}}"
+
+if command -v mlx_lm.server >/dev/null 2>&1; then
+  server=(mlx_lm.server)
+elif python3 -c "import mlx_lm" >/dev/null 2>&1; then
+  server=(python3 -m mlx_lm.server)
+else
+  echo "launch.sh: mlx-lm is not installed (python3 cannot import mlx_lm);" \\
+    "install it on an Apple silicon Mac with: python3 -m pip install mlx-lm" >&2
+  exit 1
+fi
+
+exec "${{server[@]}}" --model "$model" --adapter-path "$here/adapters" \\
+  --host "$host" --port "$port"
+"""
+
+
+def mlx_server_script(model_ref: str, *, default_port: int = 8080) -> str:
+    """``mlx_lm.server`` (or ``python3 -m mlx_lm.server``) serving ``model_ref`` (an HF id or a
+    path) with the adapters in the ``adapters/`` folder next to the script.
+
+    mlx-lm loads the base itself, so the bundle ships only the adapter. ``ValueError`` guards the
+    caller's contract (a ``model_ref`` the shell would read as an option, a bad port); a
+    document cannot produce such values (registry ids and ``hf:`` ids are checked on parse)."""
+    if not isinstance(model_ref, str) or not model_ref.strip():
+        raise ValueError("model_ref must be a non-empty Hugging Face id or path")
+    if model_ref.startswith("-"):
+        raise ValueError(f"model_ref {model_ref!r} starts with '-'; write it as ./{model_ref}")
+    if "\0" in model_ref:
+        raise ValueError("model_ref contains a NUL byte")
+    if (
+        isinstance(default_port, bool)
+        or not isinstance(default_port, int)
+        or not 1 <= default_port <= 65535
+    ):
+        raise ValueError(f"default_port must be a TCP port (1-65535), got {default_port!r}")
+    return MLX_TEMPLATE.format(model=shlex.quote(model_ref), port=default_port)

@@ -24,6 +24,8 @@ _ITEM = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*(?::\s*([-+0-9.eE]+))?\s*$")
 
 @dataclass(frozen=True)
 class MixItem:
+    """One adapter of a selection and its weight (``--adapter-mix a:1.0,b:0.5``)."""
+
     adapter: str
     weight: float
 
@@ -53,7 +55,7 @@ def select(known: list[str], adapter: str | None, mix: str | None) -> tuple[MixI
     items = parse_mix(mix) if mix else (MixItem(adapter, 1.0),) if adapter else tuple(MixItem(n, 1.0) for n in known)
     for item in items:
         if item.adapter not in known:
-            from dlmbuild.document.suggest import did_you_mean
+            from dlmbuild.util.suggest import did_you_mean
 
             raise DocumentError(f"unknown adapter '{item.adapter}'{did_you_mean(item.adapter, known)}; "
                                 f"the document trains: {', '.join(known)}")
@@ -78,4 +80,5 @@ def check_mixable(items: tuple[MixItem, ...], folders: dict[str, Path], kinds: d
 
 
 def label(items: tuple[MixItem, ...]) -> str:
+    """The selection as the user writes it (``a:1,b:0.5``), for logs and the HF README."""
     return ",".join(f"{i.adapter}:{i.weight:g}" for i in items)

@@ -1,4 +1,5 @@
-"""Export a PEFT LoRA/DoRA adapter as an mlx-lm adapter folder, plus a launch script.
+"""Export a PEFT LoRA/DoRA adapter as an mlx-lm adapter folder (its ``launch.sh`` is in
+``export.launchers``).
 
 mlx-lm (``mlx_lm.tuner.utils.load_adapters``) reads a folder holding:
 
@@ -26,19 +27,20 @@ dtype mlx-lm's own trained adapters have, and LoRALinear casts its update back t
 activation dtype, so fp32 adapters serve fp16/bf16 base models. Adapters are small, so the
 doubled size over fp16 does not matter.
 
-Anything mlx-lm cannot represent exactly is refused with a one-line ``ValueError``.
+Anything mlx-lm cannot represent exactly is refused with a one-line ``UsageError`` (exit 2):
+the user asked for an export of an adapter this runtime cannot hold.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shlex
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from dlmbuild.errors import UsageError
+from dlmbuild.store.atomic import atomic_write_bytes, atomic_write_text
 
 ADAPTER_WEIGHTS = "adapters.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -75,8 +77,9 @@ _UNSUPPORTED_SWITCHES = {
 _BASE_ALTERING_INITS = ("pissa", "olora", "corda", "loftq", "mica")
 
 
-def _refuse(message: str) -> ValueError:
-    return ValueError(" ".join(message.split()))
+def _refuse(message: str) -> UsageError:
+    """A refusal as one line (messages are built from wrapped pieces)."""
+    return UsageError(" ".join(message.split()))
 
 
 def _pattern_value(patterns: dict[str, Any], module: str, default: Any) -> Any:
@@ -158,7 +161,7 @@ def convert_adapter(peft_dir: Path, out_dir: Path, num_layers: int) -> dict:
     Returns the adapter_config dict that was written.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     peft_dir, out_dir = Path(peft_dir), Path(out_dir)
     if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
@@ -266,74 +269,9 @@ def convert_adapter(peft_dir: Path, out_dir: Path, num_layers: int) -> dict:
     }
 
     # safetensors orders tensors by dtype then name and writes no timestamp; the metadata
-    # matches what mlx's own save_safetensors writes.
-    _write_atomic(
-        out_dir / ADAPTER_WEIGHTS,
-        lambda path: save_file(
-            {k: out_tensors[k] for k in sorted(out_tensors)}, str(path), metadata={"format": "mlx"}
-        ),
-    )
+    # matches what mlx's own save_safetensors writes. 0o644: whoever serves the bundle reads them.
+    weights = save({k: out_tensors[k] for k in sorted(out_tensors)}, metadata={"format": "mlx"})
+    atomic_write_bytes(out_dir / ADAPTER_WEIGHTS, weights, mode=0o644)
     text = json.dumps(adapter_config, indent=2, sort_keys=True) + "\n"
-    _write_atomic(out_dir / ADAPTER_CONFIG, lambda path: path.write_text(text, encoding="utf-8"))
+    atomic_write_text(out_dir / ADAPTER_CONFIG, text, mode=0o644)
     return adapter_config
-
-
-def _write_atomic(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, target)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-
-
-_LAUNCH_TEMPLATE = """\
-#!/usr/bin/env bash
-# Serve the base model with the LoRA adapters in ./adapters through mlx-lm's
-# OpenAI-compatible HTTP server (Apple silicon only).
-#
-# Usage: ./launch.sh [PORT]
-#   PORT  listening port (first argument, else $PORT, else {port})
-#   HOST  address to bind (environment, default 127.0.0.1: this machine only)
-set -euo pipefail
-
-here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-model={model}
-host="${{HOST:-127.0.0.1}}"
-port="${{1:-${{PORT:-{port}}}}}"
-
-if command -v mlx_lm.server >/dev/null 2>&1; then
-  server=(mlx_lm.server)
-elif python3 -c "import mlx_lm" >/dev/null 2>&1; then
-  server=(python3 -m mlx_lm.server)
-else
-  echo "launch.sh: mlx-lm is not installed (python3 cannot import mlx_lm);" \\
-    "install it on an Apple silicon Mac with: python3 -m pip install mlx-lm" >&2
-  exit 1
-fi
-
-exec "${{server[@]}}" --model "$model" --adapter-path "$here/adapters" \\
-  --host "$host" --port "$port"
-"""
-
-
-def launch_script(model_ref: str, *, default_port: int = 8080) -> str:
-    """Text of a bash ``launch.sh`` that serves ``model_ref`` (an HF id or a path) with the
-    adapters in the ``adapters/`` folder next to the script, via ``mlx_lm.server``."""
-    if not isinstance(model_ref, str) or not model_ref.strip():
-        raise ValueError("model_ref must be a non-empty Hugging Face id or path")
-    if model_ref.startswith("-"):
-        raise ValueError(f"model_ref {model_ref!r} starts with '-'; write it as ./{model_ref}")
-    if "\0" in model_ref:
-        raise ValueError("model_ref contains a NUL byte")
-    if (
-        isinstance(default_port, bool)
-        or not isinstance(default_port, int)
-        or not 1 <= default_port <= 65535
-    ):
-        raise ValueError(f"default_port must be a TCP port (1-65535), got {default_port!r}")
-    return _LAUNCH_TEMPLATE.format(model=shlex.quote(model_ref), port=default_port)

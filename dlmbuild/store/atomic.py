@@ -16,11 +16,17 @@ from pathlib import Path
 from dlmbuild.errors import EnvironmentProblem, Location
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
-    """``durable=False`` skips the two fsyncs, for caches whose loss costs only time (the
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` in one step.
+
+    ``durable=False`` skips the two fsyncs, for caches whose loss costs only time (the
     file-state cache, the build state behind --explain, the no-op stamp): the rename still makes
     the switch atomic for readers, but after a power cut the file may be the old one or empty,
-    which their readers treat as absent. Outputs, locks and documents are always durable."""
+    which their readers treat as absent. Outputs, locks and documents are always durable.
+
+    ``mode`` sets the file's permission bits; without it a replaced file keeps its mode and a
+    new one has the temporary file's 0o600. Files others read (bundle files such as an mlx
+    adapter) pass 0o644."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +39,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        if path.exists():
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
             with contextlib.suppress(OSError):
                 os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
@@ -49,8 +57,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
         raise
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:
+    """``atomic_write_bytes`` of ``text`` as UTF-8, written as is (no newline translation)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
 @contextlib.contextmanager
@@ -88,6 +97,7 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` survive a power cut (best effort: some filesystems refuse)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:

@@ -24,6 +24,7 @@ STAMP = ".dlm-export.json"  # inside an installed bundle: which key it holds
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a file, streamed: the hash ``sha256sum`` prints, which users of runtimes check."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -32,6 +33,8 @@ def sha256_file(path: Path) -> str:
 
 
 def installed_key(dest: Path) -> str | None:
+    """The action key of the bundle installed at ``dest`` (from its stamp), or None: decides
+    whether a publish must reinstall."""
     try:
         return json.loads((Path(dest) / STAMP).read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError):

@@ -9,4 +9,5 @@ from pathlib import Path
 
 
 def dlm_home() -> Path:
+    """``$DLM_HOME``, else ``~/.dlm``: the root of every store, the base cache and the server socket."""
     return Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm").expanduser()

@@ -25,6 +25,8 @@ KEY_FILE = "dlm-version.json"
 
 @dataclass(frozen=True)
 class AdapterVersion:
+    """One published version of an adapter: ``versions/vNNNN`` and the action key that built it."""
+
     name: str
     number: int
     path: Path
@@ -36,6 +38,9 @@ class AdapterVersion:
 
 
 class AdapterVersions:
+    """The versions of one adapter under ``adapters/<name>/``: numbered folders, never rewritten,
+    and a ``current`` pointer file, so retraining to an earlier key points back instead of copying."""
+
     def __init__(self, adapters_root: Path, name: str):
         self.name = name
         self.root = Path(adapters_root) / name
@@ -43,6 +48,7 @@ class AdapterVersions:
         self.pointer = self.root / "current"
 
     def all(self) -> list[AdapterVersion]:
+        """Every version, oldest first: the ``vNNNN`` folders that hold their key file."""
         if not self.versions.is_dir():
             return []
         out = []
@@ -54,6 +60,7 @@ class AdapterVersions:
         return out
 
     def current(self) -> AdapterVersion | None:
+        """The version ``current`` points at, or None before the first training."""
         try:
             label = self.pointer.read_text(encoding="utf-8").strip()
         except OSError:

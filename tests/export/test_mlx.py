@@ -1,4 +1,4 @@
-"""PEFT -> mlx-lm adapter conversion and the mlx launch script.
+"""PEFT -> mlx-lm adapter conversion (the mlx launch script is tested in test_launchers.py).
 
 mlx itself cannot be installed here, so the tests check the converted tensors against what
 mlx-lm's LoRALinear / DoRALinear compute (``mlx_lm/tuner/lora.py``, ``dora.py``), written out in
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +20,8 @@ pytest.importorskip("transformers")
 
 from safetensors.numpy import load_file as load_numpy  # noqa: E402
 
-from dlmbuild.export.mlx import convert_adapter, launch_script  # noqa: E402
+from dlmbuild.errors import EXIT_BAD_INPUT, UsageError  # noqa: E402
+from dlmbuild.export.mlx import convert_adapter  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -115,6 +113,7 @@ def test_lora_config_is_what_mlx_lm_reads(lora):
     }
     assert json.loads((out / "adapter_config.json").read_text()) == config
     assert sorted(p.name for p in out.iterdir()) == ["adapter_config.json", "adapters.safetensors"]
+    assert [p.stat().st_mode & 0o777 for p in sorted(out.iterdir())] == [0o644, 0o644]  # readable by whoever serves
 
 
 def test_conversion_is_byte_identical(lora, tmp_path):
@@ -192,9 +191,10 @@ def test_refusals(tmp_path, options, needle):
     _peft_adapter(tmp_path / "peft", **options)
     out = tmp_path / "mlx"
     out.mkdir()
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(UsageError) as err:
         convert_adapter(tmp_path / "peft", out, NUM_LAYERS)
     assert needle in str(err.value) and "\n" not in str(err.value)
+    assert err.value.exit_code == EXIT_BAD_INPUT
     assert list(out.iterdir()) == []
 
 
@@ -237,7 +237,7 @@ def test_refuses_tensor_mlx_has_no_slot_for(lora, tmp_path):
     key = "base_model.model.model.layers.0.self_attn.q_proj.lora_B.bias"
     peft = _edited_copy(root / "peft", tmp_path / "peft", lambda t: t | {key: torch.zeros(32)})
     (tmp_path / "mlx").mkdir()
-    with pytest.raises(ValueError, match="has no counterpart in mlx-lm"):
+    with pytest.raises(UsageError, match="has no counterpart in mlx-lm"):
         convert_adapter(peft, tmp_path / "mlx", NUM_LAYERS)
 
 
@@ -245,92 +245,11 @@ def test_refuses_bad_arguments(lora, tmp_path):
     _, root, _, _ = lora
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(ValueError, match="only 1 layers"):
+    with pytest.raises(UsageError, match="only 1 layers"):
         convert_adapter(root / "peft", out, 1)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(UsageError, match="positive integer"):
         convert_adapter(root / "peft", out, 0)
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(UsageError, match="missing"):
         convert_adapter(tmp_path, out, NUM_LAYERS)
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(UsageError, match="does not exist"):
         convert_adapter(root / "peft", tmp_path / "nowhere", NUM_LAYERS)
-
-
-# --- launch.sh ---------------------------------------------------------------------------
-
-
-def _executable(path: Path, text: str) -> None:
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
-def _bundle(tmp_path: Path, model_ref: str, **kwargs) -> Path:
-    bundle = tmp_path / "bundle dir"
-    (bundle / "adapters").mkdir(parents=True)
-    _executable(bundle / "launch.sh", launch_script(model_ref, **kwargs))
-    return bundle
-
-
-def _run(script: Path, *args: str, path: Path, **env: str) -> subprocess.CompletedProcess:
-    environ = {"PATH": f"{path}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")} | env
-    return subprocess.run(
-        ["bash", str(script), *args], capture_output=True, text=True, env=environ, timeout=30
-    )
-
-
-def test_launch_script_text():
-    text = launch_script("org/model", default_port=9000)
-    assert text.startswith("#!/usr/bin/env bash\n")
-    assert "set -euo pipefail" in text
-    assert "mlx_lm.server" in text and "--adapter-path" in text
-    assert "127.0.0.1" in text and "0.0.0.0" not in text
-    subprocess.run(["bash", "-n"], input=text, text=True, check=True)
-
-
-def test_launch_runs_mlx_server_with_adapters(tmp_path):
-    nasty = "/models/it's $(touch pwned) `x` \"q\""
-    bundle = _bundle(tmp_path, nasty)
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    _executable(fake / "mlx_lm.server", '#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
-    adapters = str(bundle / "adapters")
-
-    done = _run(bundle / "launch.sh", path=fake)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        "--model", nasty, "--adapter-path", adapters, "--host", "127.0.0.1", "--port", "8080",
-    ]
-    assert not (tmp_path / "pwned").exists() and not (bundle / "pwned").exists()
-
-    done = _run(bundle / "launch.sh", "9123", path=fake, HOST="0.0.0.0")
-    assert done.stdout.splitlines()[-4:] == ["--host", "0.0.0.0", "--port", "9123"]
-    done = _run(bundle / "launch.sh", path=fake, PORT="7000")
-    assert done.stdout.splitlines()[-1] == "7000"
-
-
-def test_launch_falls_back_to_python_module(tmp_path):
-    bundle = _bundle(tmp_path, "org/model", default_port=8181)
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    _executable(fake / "python3", '#!/bin/sh\n[ "$1" = -c ] && exit 0\necho "$@"\n')
-    done = _run(bundle / "launch.sh", path=fake)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("-m mlx_lm.server --model org/model --adapter-path ")
-    assert done.stdout.rstrip().endswith("--host 127.0.0.1 --port 8181")
-
-
-def test_launch_without_mlx_lm_exits_1(tmp_path):
-    bundle = _bundle(tmp_path, "org/model")
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    _executable(fake / "python3", "#!/bin/sh\nexit 1\n")  # python3 that cannot import mlx_lm
-    done = _run(bundle / "launch.sh", path=fake)
-    assert done.returncode == 1
-    assert "mlx-lm is not installed" in done.stderr and done.stdout == ""
-
-
-@pytest.mark.parametrize(
-    ("ref", "port"), [("", 8080), ("-x", 8080), ("org/m", 0), ("org/m", True), ("org/m", "80")]
-)
-def test_launch_script_refuses_bad_arguments(ref, port):
-    with pytest.raises(ValueError):
-        launch_script(ref, default_port=port)

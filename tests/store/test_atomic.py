@@ -68,6 +68,18 @@ def test_write_keeps_the_existing_mode(tmp_path: Path):
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o750
 
 
+def test_write_sets_a_given_mode_on_new_and_replaced_files(tmp_path: Path):
+    """Without ``mode`` a new file has the temporary file's 0o600; bundle files pass 0o644."""
+    fresh, replaced = tmp_path / "new.bin", tmp_path / "old.bin"
+    replaced.write_bytes(b"old")
+    os.chmod(replaced, 0o600)
+    atomic_write_bytes(fresh, b"x", mode=0o644)
+    atomic_write_text(replaced, "y", mode=0o644)
+    assert [stat.S_IMODE(os.stat(p).st_mode) for p in (fresh, replaced)] == [0o644, 0o644]
+    atomic_write_bytes(tmp_path / "plain.bin", b"z")
+    assert stat.S_IMODE(os.stat(tmp_path / "plain.bin").st_mode) == 0o600
+
+
 @pytest.mark.parametrize("err, reason", [(errno.EROFS, "read-only file system"), (errno.EACCES, "permission denied"),
                                          (errno.ENOSPC, "disk full")])
 def test_failed_replace_is_an_environment_problem(tmp_path: Path, monkeypatch, err: int, reason: str):

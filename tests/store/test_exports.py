@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from dlmbuild.errors import EXIT_ENVIRONMENT, EnvironmentProblem
 from dlmbuild.store import exports
 
 
@@ -37,9 +38,10 @@ def test_a_failed_install_leaves_the_previous_export(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(exports, "_copy_tree", broken_copy)
-    with pytest.raises(Exception, match="disk full"):
-        exports.publish_export(tmp_path / "exports", "hf", "k2", bundle(tmp_path / "two", "new"))
     dest = tmp_path / "exports" / "hf"
+    with pytest.raises(EnvironmentProblem) as err:
+        exports.publish_export(tmp_path / "exports", "hf", "k2", bundle(tmp_path / "two", "new"))
+    assert str(err.value) == f"{dest}: cannot write: disk full" and err.value.exit_code == EXIT_ENVIRONMENT
     assert (dest / "model.gguf").read_text() == "old" and exports.installed_key(dest) == "k1"
     assert [p.name for p in (tmp_path / "exports").iterdir() if p.name.startswith(".")] == []  # no partial folder
 
