@@ -16,6 +16,7 @@ HELP = "Build language models from documents: parse, train, export, verify. Ever
 # name -> "module:attribute"; a Typer attribute is a sub-application (dlm cache ls|prune|clear).
 COMMANDS: dict[str, str] = {
     "init": "dlmbuild.cli.init:init",
+    "templates": "dlmbuild.cli.templates:templates_app",
     "show": "dlmbuild.cli.show:show",
     "migrate": "dlmbuild.cli.migrate:migrate",
     "build": "dlmbuild.cli.build:build",
@@ -26,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "export": "dlmbuild.cli.export:export",
     "prompt": "dlmbuild.cli.prompt:prompt",
     "repl": "dlmbuild.cli.repl:repl",
+    "eval": "dlmbuild.cli.eval:eval_command",
+    "harvest": "dlmbuild.cli.harvest:harvest",
     "doctor": "dlmbuild.cli.doctor:doctor",
     "metrics": "dlmbuild.cli.metrics:metrics",
     "server": "dlmbuild.cli.server:server_app",
@@ -78,6 +81,7 @@ def _noop(args: list[str]) -> bool:
 
 
 def _interrupt_on_term(signum, frame):
+    """SIGTERM handler: raise KeyboardInterrupt so ``kill`` unwinds like Ctrl-C."""
     raise KeyboardInterrupt
 
 
@@ -112,6 +116,8 @@ def run_cli(argv: list[str]) -> int:
 
 
 def main() -> None:
+    """The ``dlm`` console script. A plain ``dlm build`` first tries the two fast paths (the
+    no-op stamp, then a running build server) before paying for Typer and the engine."""
     import gc
     import signal
 

@@ -1,9 +1,18 @@
-"""``dlm cache ls|prune|clear``: inspect and trim the action cache and tokenized cache."""
+"""``dlm cache ls|prune|clear``: inspect and trim the action cache and tokenized cache.
+
+``prune`` and ``clear`` delete entries a running build may be reading or committing, so they
+take the store lock a build takes (engine/mutex.py): they wait for a running build to finish,
+saying for whom, or with ``--no-wait`` refuse at once (exit 3). ``ls`` only reads entries,
+which appear and disappear by atomic renames, so it takes no lock.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -11,6 +20,7 @@ import typer
 from dlmbuild.engine.actioncache import ActionCache
 from dlmbuild.engine.filestate import FileStateCache, journal_path
 from dlmbuild.engine.lockfile import read_lock
+from dlmbuild.engine.mutex import store_lock
 from dlmbuild.engine.state import BuildState
 from dlmbuild.project import Project
 from dlmbuild.store.layout import StoreLayout, dlm_home
@@ -18,7 +28,19 @@ from dlmbuild.store.layout import StoreLayout, dlm_home
 cache_app = typer.Typer(help="Inspect and trim dlm's caches.", no_args_is_help=True, add_completion=False)
 
 
+NO_WAIT = typer.Option(False, "--no-wait", help="Fail at once if a build holds the store, instead of waiting.")
+
+
+@contextlib.contextmanager
+def _locked(layout: StoreLayout, no_wait: bool) -> Iterator[None]:
+    """Hold the store's build lock, as ``dlm build`` does, with its waiting message."""
+    notify = (lambda message: print(f"dlm: {message}", file=sys.stderr, flush=True))
+    with store_lock(layout.root, wait=not no_wait, notify=notify):
+        yield
+
+
 def _stores(doc: Path | None) -> list[StoreLayout]:
+    """The store of ``doc``, or every store under ``$DLM_HOME`` when no document is given."""
     home = dlm_home()
     if doc is not None:
         return [Project.open(doc).layout]
@@ -27,6 +49,7 @@ def _stores(doc: Path | None) -> list[StoreLayout]:
 
 
 def _size(path: Path) -> int:
+    """Bytes under ``path``; files that vanish meanwhile (a build pruning) count as zero."""
     total = 0
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
@@ -58,30 +81,32 @@ def ls(doc: Path = typer.Argument(None, help="Only this document's store.")) -> 
 
 
 @cache_app.command("prune")
-def prune(doc: Path = typer.Argument(..., help="The .dlm document whose store to prune.")) -> None:
+def prune(doc: Path = typer.Argument(..., help="The .dlm document whose store to prune."), no_wait: bool = NO_WAIT) -> None:
     """Delete action entries that neither dlm.lock nor the last build refers to."""
     layout = Project.open(doc).layout
-    keep = {r.get("key") for r in BuildState(layout.targets_state).records.values()}
-    lock = read_lock(doc)
-    if lock is not None:
-        keep |= {t.key for t in lock.targets.values()}
-    cache = ActionCache(layout.actions, FileStateCache(None))
-    removed = freed = 0
-    for key, _manifest in cache.entries():
-        if key not in keep:
-            freed += _size(cache.entry_dir(key))
-            cache.discard(key)
-            removed += 1
+    with _locked(layout, no_wait):  # the last build's records and the entries cannot move under us
+        keep = {r.get("key") for r in BuildState(layout.targets_state).records.values()}
+        lock = read_lock(doc)
+        if lock is not None:
+            keep |= {t.key for t in lock.targets.values()}
+        cache = ActionCache(layout.actions, FileStateCache(None))
+        removed = freed = 0
+        for key, _manifest in cache.entries():
+            if key not in keep:
+                freed += _size(cache.entry_dir(key))
+                cache.discard(key)
+                removed += 1
     typer.echo(f"pruned {removed} action(s), freed {_human(freed)}; kept {len(keep & {k for k, _ in cache.entries()})}")
 
 
 @cache_app.command("clear")
-def clear(doc: Path = typer.Argument(None, help="Only this document's store.")) -> None:
+def clear(doc: Path = typer.Argument(None, help="Only this document's store."), no_wait: bool = NO_WAIT) -> None:
     """Delete all cached actions and tokenized sections (the base cache is kept)."""
     for layout in _stores(doc):
-        freed = _size(layout.actions) + _size(layout.tokens)
-        shutil.rmtree(layout.actions, ignore_errors=True)
-        shutil.rmtree(layout.tokens, ignore_errors=True)
-        for state in (layout.filestate, journal_path(layout.filestate), layout.targets_state):
-            state.unlink(missing_ok=True)
+        with _locked(layout, no_wait):
+            freed = _size(layout.actions) + _size(layout.tokens)
+            shutil.rmtree(layout.actions, ignore_errors=True)
+            shutil.rmtree(layout.tokens, ignore_errors=True)
+            for state in (layout.filestate, journal_path(layout.filestate), layout.targets_state):
+                state.unlink(missing_ok=True)
         typer.echo(f"cleared store {layout.dlm_id}: freed {_human(freed)}")

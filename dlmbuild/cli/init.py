@@ -4,40 +4,32 @@ from __future__ import annotations
 
 import os
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 import typer
 from ulid import ULID
 
 from dlmbuild.bases.registry import DEFAULT_BASE
+from dlmbuild.cli.scaffolds import DEFAULT_SCAFFOLD, check_scaffold, render_scaffold, scaffold_names
 from dlmbuild.document.parse import parse_bytes
-from dlmbuild.document.suggest import did_you_mean
 from dlmbuild.errors import EnvironmentProblem, Location, UsageError
-
-TEMPLATES = ("tutor", "multi-adapter", "blank")
 
 
 def init(
     path: Path = typer.Argument(..., help="Where to write the new .dlm document."),
     base: str = typer.Option(DEFAULT_BASE, "--base", help="Base model: a registry key, hf:org/name, or a local path."),
-    template: str = typer.Option("tutor", "--template", help=f"Scaffold to start from: {', '.join(TEMPLATES)}."),
+    template: str = typer.Option(DEFAULT_SCAFFOLD, "--template",
+                                 help=f"Scaffold to start from: {', '.join(scaffold_names())} (see `dlm templates`)."),
 ) -> None:
     """Create a new .dlm document."""
-    if template not in TEMPLATES:
-        raise UsageError(f"unknown template '{template}'{did_you_mean(template, TEMPLATES)}; choose from {', '.join(TEMPLATES)}")
+    check_scaffold(template)
     if path.exists():
         raise UsageError("already exists; dlm init never overwrites (choose another path)", Location(path))
-    text = render_template(template, base, str(ULID()))
+    text = render_scaffold(template, base, str(ULID()))
     parse_bytes(path, text.encode("utf-8"))  # the scaffold must be valid for this base
     create_exclusive(path, text.encode("utf-8"))
     typer.echo(f"wrote {path} ({template} template, base {base})")
     typer.echo(f"next: edit it, then `dlm show {path}`")
-
-
-def render_template(template: str, base: str, dlm_id: str) -> str:
-    raw = resources.files("dlmbuild.document").joinpath(f"templates/{template}.dlm").read_text(encoding="utf-8")
-    return raw.replace("{dlm_id}", dlm_id).replace("{base_model}", base)
 
 
 def create_exclusive(path: Path, data: bytes) -> None:

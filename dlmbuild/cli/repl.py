@@ -74,6 +74,7 @@ def repl(
 
 
 def _temperature(arg: str) -> float:
+    """The ``/temp`` argument, or a UsageError the loop prints without ending the chat."""
     from dlmbuild.errors import UsageError
 
     try:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Sampling:
+    """How to draw tokens; the CLI fills it from options and the document's export defaults."""
+
     max_new_tokens: int = 256
     temperature: float = 0.7
     top_p: float = 0.9
@@ -20,6 +22,8 @@ class Sampling:
 
 
 def pick(logits, settings: Sampling, generator) -> int:
+    """The next token from one position's logits: the argmax at temperature 0, otherwise a
+    draw from the temperature-scaled distribution cut to the smallest set holding ``top_p``."""
     import torch
 
     if settings.temperature <= 0:
@@ -48,17 +52,18 @@ def generate(model, tokenizer, prompt_ids: list[int], settings: Sampling, on_tex
     """The answer's text; ``on_text`` receives each new piece as soon as it decodes cleanly."""
     import torch
 
+    from dlmbuild.infer.kv_cache import decode_step
+
     generator = torch.Generator().manual_seed(settings.seed)
     stops = stop_ids(tokenizer, model)
     out: list[int] = []
     shown = ""
-    past = None
+    cache = None
     step_ids = torch.tensor([prompt_ids], dtype=torch.long)
     with torch.inference_mode():
         for _ in range(settings.max_new_tokens):
-            result = model(input_ids=step_ids, past_key_values=past, use_cache=True)
-            past = result.past_key_values
-            token = pick(result.logits[0, -1], settings, generator)
+            logits, cache = decode_step(model, step_ids, cache)
+            token = pick(logits[0, -1], settings, generator)
             if token in stops:
                 break
             out.append(token)
