@@ -9,7 +9,9 @@
   runtimes that apply adapters at load time (``llama-server --lora``).
 
 Every GGUF is smoke-tested as it is built (see ``dlmbuild.export.smoke``); the result is part
-of the output (``smoke.json``) and is printed. The pinned toolchain enters each key.
+of the output (``smoke.json``) and is printed. The pinned toolchain, build flags included,
+enters each key. llama.cpp runs in child processes: if it crashes, the target fails with one
+line and every previous output stays as it was.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ MERGE_VERSION = 1
 GGUF_VERSION = 1
 MERGE_SUMMARY = "dlm-merge.json"
 SMOKE = "smoke.json"
+# What a native crash leaves intact: outputs are committed only when an action succeeds.
+KEPT = "the previous export is kept"
 
 
 def targets(project) -> list[Target]:
@@ -113,7 +117,7 @@ def build_gguf(ctx: ActionContext, quant: str) -> None:
         convert.to_gguf(toolchain, merged, out, "f16", model_name(project))
     else:
         source = ctx.dep_outputs[":gguf-f16"] / gguf_name(project, "f16")
-        note = convert.quantize(source, out, quant)
+        note = convert.quantize(source, out, quant, consequence=KEPT, cancel=ctx.cancelled)
         ctx.log(f":gguf-{quant}: quantized F16 to {quant.upper()}" + (f" ({note})" if note else ""))
     if smoke_enabled(project):
         reference_dir = ctx.dep_outputs[":merge"] if quant == "f16" else None
@@ -144,7 +148,7 @@ def run_smoke(ctx: ActionContext, gguf: Path, reference_dir: Path | None, lora: 
     if reference_dir is not None:
         eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
         reference = reference_greedy(reference_dir, ids, eos)
-    result = smoke_gguf(gguf, question, text, ids, reference=reference, lora=lora)
+    result = smoke_gguf(gguf, question, text, ids, reference=reference, lora=lora, consequence=KEPT, cancel=ctx.cancelled)
     (ctx.out_dir / SMOKE).write_text(json.dumps(result.as_dict(), sort_keys=True, indent=1) + "\n", encoding="utf-8")
     ctx.log(result.line())
 

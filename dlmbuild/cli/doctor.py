@@ -53,6 +53,7 @@ def machine_report(home: Path) -> dict:
         "embedded_base": {"installed": embedded_installed, "converted": converted},
         "qlora": qlora,
         "export": export_toolchain(),
+        "cpu": cpu_report(),
         "refusals": refusals,
     }
 
@@ -77,7 +78,8 @@ def document_report(doc: Path, home: Path) -> dict:
     adapters = {}
     for name in training.adapter_names:
         blocks, source = _blocks(project, lock, name)
-        plan = make_plan(training, name, blocks)
+        answers = sum(len(getattr(s, "pairs", None) or ()) for s in project.doc.sections if name in s.adapters)
+        plan = make_plan(training, name, blocks, answers=answers)
         entry = {"plan": plan.as_dict(), "blocks_from": source}
         if base is not None:
             guess = estimate(plan, base.path)
@@ -137,6 +139,27 @@ def export_toolchain() -> str:
     return describe()
 
 
+def cpu_report() -> dict:
+    """The CPU features llama.cpp's kernels dispatch on, and those the installed llama.cpp was
+    compiled with (None when it cannot be asked): an AMX CPU with an AMX build is the crash of
+    llama.cpp issue 20824."""
+    from dlmbuild.errors import DlmError
+    from dlmbuild.export.cpu import reported_features
+    from dlmbuild.export.toolchain import runtime_features
+
+    try:
+        built = runtime_features()
+        compiled = {"AVX2": built.get("AVX2", False), "AVX-512": built.get("AVX512", False),
+                    "AVX-512 BF16": built.get("AVX512_BF16", False), "AMX": built.get("AMX_INT8", False)}
+    except DlmError:
+        compiled = None
+    return {"cpu": reported_features(), "llama_cpp": compiled}
+
+
+def _features(flags: dict[str, bool]) -> str:
+    return ", ".join(name if on else f"no {name}" for name, on in flags.items())
+
+
 def _print(report: dict) -> None:
     machine = report["machine"]
     device = machine["device"]
@@ -149,6 +172,9 @@ def _print(report: dict) -> None:
         f"{', converted' if base['converted'] else ', not converted yet (first build converts it, ~25 s)'}\n")
     out(f"qlora         {machine['qlora']}\n")
     out(f"export        {machine['export']}\n")
+    cpu = machine["cpu"]
+    out(f"cpu           {_features(cpu['cpu']) if any(cpu['cpu'].values()) else 'features unknown'}; llama.cpp built with "
+        f"{_features(cpu['llama_cpp']) if cpu['llama_cpp'] is not None else 'unknown (toolchain not loadable)'}\n")
     out("toolchain     " + ", ".join(f"{k} {v}" for k, v in machine["toolchain"].items() if v != "absent") + "\n")
     document = report.get("document")
     if document:
@@ -158,6 +184,8 @@ def _print(report: dict) -> None:
             out(f"  {name}: {plan['kind']} r={plan['r']} alpha={plan['alpha']:g}, {plan['blocks']} blocks x {plan['sequence_len']} "
                 f"({entry['blocks_from']}), batch {plan['micro_batch']} x accum {plan['grad_accum']}, "
                 f"{plan['epochs']} epochs = {plan['steps']} steps, lr {plan['learning_rate']:g}")
+            if plan.get("check_from"):
+                out(f", stops once every answer is reproduced (checked from step {plan['check_from']})")
             if "estimated_peak_gib" in entry:
                 out(f", ~{entry['estimated_peak_gib']} GiB peak, {entry['trainable_params']:,} trainable params")
             out("\n")

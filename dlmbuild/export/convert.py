@@ -9,7 +9,8 @@
   base's config.
 
 Converters run in a subprocess (they import torch and their own gguf-py); their stderr tail
-becomes the one-line error. Architectures outside ``SUPPORTED`` are refused up front: they may
+becomes the one-line error. The quantizer runs in a child process too (``dlmbuild.export.native``),
+so a native crash in either is one line, never a dead build. Architectures outside ``SUPPORTED`` are refused up front: they may
 convert, but dlm has not checked their template, tokenizer and smoke test end to end.
 """
 
@@ -28,7 +29,7 @@ SUPPORTED = {"LlamaForCausalLM": "Llama", "Qwen2ForCausalLM": "Qwen2", "Qwen3For
 CONVERTER_TYPES = ("f16", "q8_0")  # written by the converter directly (Q8_0 from the float weights)
 QUANTS = ("f16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
 # llama.cpp's ftype enum values for what is quantized from F16 (include/llama.h, LLAMA_FTYPE_MOSTLY_*)
-FTYPES = {"q8_0": 7, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18}
+FTYPES = {"q8_0": 7, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18, "q4_0": 2}  # q4_0: benchmarks and tests only
 
 
 def check_architecture(model_dir: Path) -> str:
@@ -42,7 +43,7 @@ def check_architecture(model_dir: Path) -> str:
 def check_quant(quant: str) -> str:
     q = quant.lower()
     if q not in QUANTS:
-        from dlmbuild.document.suggest import did_you_mean
+        from dlmbuild.util.suggest import did_you_mean
 
         raise UsageError(f"unknown quant '{quant}'{did_you_mean(q, QUANTS)}; choose one of: {', '.join(QUANTS)}")
     return q
@@ -64,12 +65,24 @@ def lora_to_gguf(toolchain: Toolchain, adapter_dir: Path, base_dir: Path, out_fi
     _check_written(out_file)
 
 
-def quantize(source: Path, out_file: Path, quant: str, threads: int = 0) -> str:
-    """Quantize an F16 GGUF with llama.cpp's quantizer (in process: it is one C call).
+def quantize(source: Path, out_file: Path, quant: str, threads: int = 0, *, consequence: str = "", cancel=None) -> str:
+    """Quantize an F16 GGUF with llama.cpp's quantizer, in a child process (a native crash there
+    is one ``NativeCrash`` line, see ``dlmbuild.export.native``).
 
     Returns llama.cpp's summary of fallbacks: K-quants need rows divisible by 256, so a model
     whose hidden size is not (SmolLM2-135M: 576) gets Q5_0/Q8_0 for those tensors, as
     llama-quantize does."""
+    from dlmbuild.export.native import run_isolated
+
+    note = run_isolated("dlmbuild.export.convert:quantize_here",
+                        {"source": str(source), "out_file": str(out_file), "quant": quant, "threads": threads},
+                        doing=f"quantizing {source.name} to {quant.upper()}", consequence=consequence, cancel=cancel)
+    _check_written(out_file)
+    return note
+
+
+def quantize_here(source: str, out_file: str, quant: str, threads: int = 0) -> str:
+    """The quantizer call itself (one C call); ``quantize`` runs it in a child process."""
     import llama_cpp
 
     from dlmbuild.export.native_log import captured_native_stderr
@@ -82,9 +95,8 @@ def quantize(source: Path, out_file: Path, quant: str, threads: int = 0) -> str:
     if code != 0:
         detail = next((line.strip() for line in reversed(lines) if line.strip()), f"code {code}")
         if any("No space left" in line for line in lines):
-            raise EnvironmentProblem(f"disk full while quantizing to {out_file.name}")
-        raise EnvironmentProblem(f"llama.cpp could not quantize {source.name} to {quant.upper()}: {detail}")
-    _check_written(out_file)
+            raise EnvironmentProblem(f"disk full while quantizing to {Path(out_file).name}")
+        raise EnvironmentProblem(f"llama.cpp could not quantize {Path(source).name} to {quant.upper()}: {detail}")
     return next((line.split("WARNING:", 1)[1].strip() for line in lines if "fallback quantization" in line), "")
 
 
@@ -92,11 +104,17 @@ def _run(args: list[str], tool: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_LOCAL_GGUF"}
     env.setdefault("HF_HUB_OFFLINE", "1")
     done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    written = Path(args[args.index("--outfile") + 1]).name
+    if done.returncode < 0:
+        from dlmbuild.export.native import NativeCrash, crash_message, show_log_when_debugging
+
+        show_log_when_debugging(done.stderr or "")
+        raise NativeCrash(crash_message(done.returncode, f"writing {written} ({tool})"))
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
         tail = lines[-1].strip() if lines else f"exit {done.returncode}"
         if "No space left" in (done.stderr or ""):
-            raise EnvironmentProblem(f"{tool}: disk full while writing {Path(args[args.index('--outfile') + 1]).name}")
+            raise EnvironmentProblem(f"{tool}: disk full while writing {written}")
         raise EnvironmentProblem(f"llama.cpp {tool} failed: {tail}")
 
 

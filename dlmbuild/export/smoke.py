@@ -6,6 +6,9 @@ stores; norms stay float32 in both), so a wrong template, tokenizer or tensor la
 rather than in a user's chat. Quantized files change the answer by design; for them the check
 is that the text is non-empty. Prompt token ids are compared too: llama.cpp must tokenize the
 rendered prompt exactly as training did.
+
+llama.cpp runs in a child process (``dlmbuild.export.native``): a native crash there becomes one
+line, never a dead build.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def reference_greedy(model_dir: Path, prompt_ids: list[int], eos_ids: set[int], 
     import torch
     from transformers import AutoModelForCausalLM
 
+    from dlmbuild.infer.kv_cache import decode_step
     from dlmbuild.train.base_model import quiet_transformers
 
     quiet_transformers()
@@ -91,9 +95,8 @@ def reference_greedy(model_dir: Path, prompt_ids: list[int], eos_ids: set[int], 
         past = None
         step_input = ids
         for _ in range(n):
-            result = model(input_ids=step_input, past_key_values=past, use_cache=True)
-            past = result.past_key_values
-            token = int(result.logits[0, -1].argmax())
+            logits, past = decode_step(model, step_input, past)
+            token = int(logits[0, -1].argmax())
             if token in eos_ids:
                 break
             out.append(token)
@@ -101,16 +104,29 @@ def reference_greedy(model_dir: Path, prompt_ids: list[int], eos_ids: set[int], 
     return out
 
 
-def smoke_gguf(gguf: Path, question: str, prompt_text: str, prompt_ids: list[int], *, reference: list[int] | None,
-               lora: Path | None = None) -> SmokeResult:
-    """Run the smoke test; raises ``EnvironmentProblem`` when it fails."""
-    from dlmbuild.export.native_log import captured_native_stderr
+def llama_smoke(gguf: str, prompt_text: str, prompt_ids: list[int], n: int = TOKENS, lora: str | None = None) -> dict:
+    """The llama.cpp half of the smoke test, run in a child process (see ``dlmbuild.export.native``):
+    how llama.cpp tokenizes the prompt, and its greedy answer."""
+    llama_ids = llama_tokenize(Path(gguf), prompt_text)
+    tokens, text, rate = llama_greedy(Path(gguf), prompt_ids, n=n, lora=Path(lora) if lora else None)
+    return {"prompt_ids": llama_ids, "tokens": tokens, "text": text, "rate": rate}
 
-    with captured_native_stderr():
-        llama_ids = llama_tokenize(gguf, prompt_text)
-        tokens, text, rate = llama_greedy(gguf, prompt_ids, lora=lora)
+
+def smoke_gguf(gguf: Path, question: str, prompt_text: str, prompt_ids: list[int], *, reference: list[int] | None,
+               lora: Path | None = None, consequence: str = "", cancel=None) -> SmokeResult:
+    """Run the smoke test; raises ``EnvironmentProblem`` when it fails and ``NativeCrash`` when
+    llama.cpp dies (``consequence`` says what the caller keeps, for that one line)."""
+    from dlmbuild.export.native import run_isolated
+
+    what = f"smoke-testing {gguf.name}" + (f" with {lora.name}" if lora else "")
+    found = run_isolated("dlmbuild.export.smoke:llama_smoke",
+                         {"gguf": str(gguf), "prompt_text": prompt_text, "prompt_ids": list(prompt_ids),
+                          "lora": str(lora) if lora else None},
+                         doing=what, consequence=consequence, cancel=cancel)
+    tokens, text = found["tokens"], found["text"]
     result = SmokeResult(file=gguf.name, question=question, text=text, tokens=tokens, exact=reference is not None,
-                         reference=reference or [], prompt_tokens_match=llama_ids == prompt_ids, tokens_per_s=round(rate, 1))
+                         reference=reference or [], prompt_tokens_match=found["prompt_ids"] == list(prompt_ids),
+                         tokens_per_s=round(found["rate"], 1))
     if not result.prompt_tokens_match:
         raise EnvironmentProblem(f"smoke test: llama.cpp tokenizes the prompt differently from training in {gguf.name}")
     if reference is not None and tokens != reference:

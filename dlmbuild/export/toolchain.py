@@ -10,9 +10,15 @@ tool that fetched "the latest". dlm pins one artifact, the ``llama-cpp-python`` 
   behind them): unpacked from the same sdist into ``<env>/share/dlm/llama.cpp-<version>/``, with a
   manifest of each file's sha256.
 
-``require()`` runs before any export: it checks the installed package version and the unpacked
-files against the pin and the manifest, and otherwise raises one line with the fix. Nothing here
-imports llama_cpp or torch.
+``require()`` runs before any export: it checks the installed package version, the build flags
+and the unpacked files against the pin and the manifest, and otherwise raises one line with the
+fix. Nothing here imports llama_cpp or torch (``runtime_features`` asks a child process).
+
+The build flags are part of the pin. They choose a fixed instruction-set baseline instead of
+``-march=native``: the toolchain then does not depend on the CPU it was built on, and it never
+compiles llama.cpp's AMX kernels, whose matrix multiply segfaults on Sapphire-Rapids-class CPUs
+(llama.cpp issue 20824). ``install`` refuses a CPU below the baseline rather than build a library
+that dies of SIGILL.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
 from dlmbuild.store.exports import sha256_file
+from dlmbuild.util.versions import installed_version
 
 MANIFEST = "toolchain.json"
 FIX = "run `bash scripts/setup.sh` or `python -m dlmbuild.export.toolchain install`"
@@ -46,6 +53,7 @@ class Pin:
     sdist: str
     sha256: str
     cmake_args: str
+    cpu_baseline: tuple[str, ...] = ()  # /proc/cpuinfo flags an x86-64 CPU needs to run the build
 
 
 @dataclass(frozen=True)
@@ -69,13 +77,15 @@ class Toolchain:
 def pin() -> Pin:
     text = resources.files("dlmbuild.vendor").joinpath("llama-cpp.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
-    return Pin(**{k: data[k] for k in ("package", "version", "sdist", "sha256", "cmake_args")})
+    return Pin(**{k: data[k] for k in ("package", "version", "sdist", "sha256", "cmake_args")},
+               cpu_baseline=tuple(data.get("cpu_baseline_x86_64", ())))
 
 
 def pin_key() -> dict[str, str]:
-    """What the pin contributes to export targets' keys."""
+    """What the pin contributes to export targets' keys (the build flags included: a toolchain
+    built otherwise may write or run GGUFs differently)."""
     p = pin()
-    return {"llama.cpp": f"{p.package}=={p.version}", "llama.cpp:sha256": p.sha256}
+    return {"llama.cpp": f"{p.package}=={p.version}", "llama.cpp:sha256": p.sha256, "llama.cpp:cmake": p.cmake_args}
 
 
 def converters_home(p: Pin | None = None) -> Path:
@@ -83,13 +93,6 @@ def converters_home(p: Pin | None = None) -> Path:
     p = p or pin()
     root = Path(os.environ.get("DLM_TOOLCHAIN") or Path(sys.prefix) / "share" / "dlm")
     return root / f"llama.cpp-{p.version}"
-
-
-def installed_version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def problems(p: Pin | None = None, *, verify_files: bool = True) -> list[str]:
@@ -107,7 +110,9 @@ def problems(p: Pin | None = None, *, verify_files: bool = True) -> list[str]:
         found.append(f"llama.cpp converters are missing from {home}")
         return found
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest.get("sha256") != p.sha256:
+    if manifest.get("cmake_args") != p.cmake_args:
+        found.append(f"{p.package} was built with other flags than the pinned ones ({manifest.get('cmake_args') or 'unrecorded'})")
+    elif manifest.get("sha256") != p.sha256:
         found.append(f"llama.cpp converters in {home} come from another artifact than the pinned {p.sdist}")
     elif verify_files:
         for rel, digest in manifest.get("files", {}).items():
@@ -134,6 +139,40 @@ def describe() -> str:
     return f"{p.package} {p.version} (sha256 {p.sha256[:12]}…): " + ("ok" if not found else found[0])
 
 
+def runtime_features() -> dict[str, bool]:
+    """The CPU features the installed llama.cpp was compiled with (``llama_print_system_info``),
+    asked in a child process so that a broken library cannot crash the caller."""
+    from dlmbuild.export.native import run_isolated
+
+    return run_isolated("dlmbuild.export.toolchain:runtime_features_here", doing="reading its system info")
+
+
+def runtime_features_here() -> dict[str, bool]:
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    features = {}
+    for part in info.replace("|", "\n").splitlines():
+        name, _, value = part.partition("=")
+        if value.strip() in ("0", "1"):
+            features[name.strip()] = value.strip() == "1"
+    return features
+
+
+def missing_cpu_features(p: Pin | None = None, cpu_flags: set[str] | None = None) -> list[str]:
+    """The baseline's x86-64 features this CPU lacks ([] elsewhere, or when it has them all)."""
+    from dlmbuild.export.cpu import cpu_flags as read_flags, is_x86_64
+
+    p = p or pin()
+    if cpu_flags is None:
+        if not is_x86_64():
+            return []
+        cpu_flags = read_flags()
+        if not cpu_flags:  # not Linux: nothing to read, let the build decide
+            return []
+    return [flag for flag in p.cpu_baseline if flag not in cpu_flags]
+
+
 # -- installing -------------------------------------------------------------------------------
 
 def install(log=print) -> None:
@@ -142,21 +181,41 @@ def install(log=print) -> None:
     Safe to run again: a toolchain that already matches the pin is left as it is.
     """
     p = pin()
-    if not problems(p):
+    found = problems(p)
+    if not found:
         log(f"llama.cpp toolchain {p.version} is installed")
         return
+    missing = missing_cpu_features(p)
+    if missing:
+        raise EnvironmentProblem(f"this CPU lacks {', '.join(missing)}, which the pinned llama.cpp build needs "
+                                 f"(baseline: {', '.join(p.cpu_baseline)}); export is not available on it")
     with tempfile.TemporaryDirectory(prefix="dlm-toolchain-") as tmp:
         sdist = _download(p, Path(tmp))
-        if installed_version(p.package) != p.version:
-            log(f"building {p.package} {p.version} from source (a few minutes)...")
-            env = dict(os.environ, CMAKE_ARGS=(os.environ.get("CMAKE_ARGS", "") + " " + p.cmake_args).strip())
+        fresh = installed_version(p.package) != p.version
+        if fresh or not _built_with_pinned_flags(p):
+            log(f"building {p.package} {p.version} from source with the pinned flags (a few minutes)...")
+            if os.environ.get("CMAKE_ARGS"):
+                log("note: CMAKE_ARGS from the environment is not used; the build flags are pinned in vendor/llama-cpp.toml")
+            env = dict(os.environ, CMAKE_ARGS=p.cmake_args)
             env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
-            _pip(["install", "--disable-pip-version-check", "-q", f"{sdist}[server]"], env=env)
+            # --no-cache-dir: pip caches a wheel built from an sdist under the sdist's name and
+            # would reinstall one built with other flags. Same version, other flags: rebuild it.
+            args = [f"{sdist}[server]"] if fresh else ["--force-reinstall", "--no-deps", str(sdist)]
+            _pip(["install", "--disable-pip-version-check", "-q", "--no-cache-dir", *args], env=env)
         _unpack_converters(p, sdist)
     left = problems(p)
     if left:
         raise EnvironmentProblem(f"llama.cpp toolchain install did not take: {left[0]}")
     log(f"llama.cpp toolchain {p.version} installed; converters in {converters_home(p)}")
+
+
+def _built_with_pinned_flags(p: Pin) -> bool:
+    """Whether the installed package was built by ``install`` with today's pinned flags (the
+    manifest written beside it records them)."""
+    manifest_path = converters_home(p) / MANIFEST
+    if not manifest_path.is_file():
+        return False
+    return json.loads(manifest_path.read_text(encoding="utf-8")).get("cmake_args") == p.cmake_args
 
 
 def _download(p: Pin, folder: Path) -> Path:
@@ -192,7 +251,8 @@ def _unpack_converters(p: Pin, sdist: Path) -> None:
                 files[rel] = sha256_file(target)
         if "convert_hf_to_gguf.py" not in files:
             raise EnvironmentProblem(f"{p.sdist} holds no vendor/llama.cpp/convert_hf_to_gguf.py")
-        manifest = {"package": p.package, "version": p.version, "sha256": p.sha256, "files": dict(sorted(files.items()))}
+        manifest = {"package": p.package, "version": p.version, "sha256": p.sha256, "cmake_args": p.cmake_args,
+                    "files": dict(sorted(files.items()))}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         if home.exists():
             shutil.rmtree(home)

@@ -17,9 +17,13 @@ from dlmbuild.train.tokenizer import BaseTokenizer
 from tests.export.conftest import random_adapter
 
 
-def prompt(base_dir):
+LONG_QUESTION = ("The harbour master logged three storms this winter, each before midnight, and twice the lamp "
+                 "failed while a fishing boat came in with torn nets. What should the keeper check first tomorrow?")
+
+
+def prompt(base_dir, question="What is the capital of France?"):
     tokenizer = BaseTokenizer(base_dir)
-    text = tokenizer.render_chat([{"role": "user", "content": "What is the capital of France?"}], add_generation_prompt=True)
+    text = tokenizer.render_chat([{"role": "user", "content": question}], add_generation_prompt=True)
     return text, tokenizer.encode(text), {tokenizer.eos_token_id}
 
 
@@ -44,14 +48,37 @@ def test_conversion_is_deterministic(tiny_llama, toolchain, f16, tmp_path):
     assert again.read_bytes() == f16.read_bytes()
 
 
-@pytest.mark.parametrize("quant", ["q8_0", "q4_k_m"])
-def test_quantized_gguf_loads_and_generates(tiny_llama, f16, tmp_path, quant):
+@pytest.mark.parametrize("quant", ["q8_0", "q4_k_m", "q5_k_m", "q6_k", "q4_0"])
+def test_quantized_gguf_generates_from_a_long_prompt(tiny_llama, f16, tmp_path, quant):
+    # Every quant evaluates a many-token prompt: the AMX crash (llama.cpp issue 20824) needed two
+    # or more tokens, and a one-token check would not have caught it.
     out = tmp_path / f"tiny.{quant}.gguf"
     convert.quantize(f16, out, quant)
     assert out.stat().st_size < f16.stat().st_size
-    text, ids, _ = prompt(tiny_llama)
-    result = smoke_gguf(out, "capital", text, ids, reference=None)
-    assert result.tokens and not result.exact
+    text, ids, _ = prompt(tiny_llama, LONG_QUESTION)
+    assert len(ids) > 40
+    result = smoke_gguf(out, "keeper", text, ids, reference=None)
+    assert result.tokens and not result.exact and result.prompt_tokens_match
+
+
+def test_the_embedded_bases_own_q4_1_gguf_generates_from_a_long_prompt(tiny_llama):
+    # tiny_llama carries SmolLM2's tokenizer, so its ids are the embedded GGUF's ids too.
+    from dlmbuild.bases.embedded import locate_gguf
+
+    gguf = locate_gguf().gguf
+    text, ids, _ = prompt(tiny_llama, LONG_QUESTION)
+    result = smoke_gguf(gguf, "keeper", text, ids, reference=None)
+    assert result.prompt_tokens_match and len(result.tokens) == 16 and result.text.strip()
+
+
+def test_the_toolchain_is_built_without_amx_kernels():
+    from dlmbuild.export.toolchain import runtime_features
+
+    features = runtime_features()
+    from dlmbuild.export.cpu import is_x86_64
+
+    assert features.get("AMX_INT8") is not True
+    assert features.get("AVX2") is True or not is_x86_64()
 
 
 def test_lora_gguf_on_base_gguf_equals_merged_gguf(tiny_llama, toolchain, f16, tmp_path):
