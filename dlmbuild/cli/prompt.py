@@ -15,6 +15,8 @@ def stream(piece: str) -> None:
 
 
 def sampling_options(project, max_new_tokens, temp, top_p, seed):
+    """Sampling settings: command-line values where given, else the document's export defaults
+    (the same ones an exported Modelfile carries, so both answer alike)."""
     from dlmbuild.infer.generate import Sampling
 
     export = project.doc.config.export
@@ -41,5 +43,5 @@ def prompt(
     question = sys.stdin.read() if text == "-" else text
     session = ChatSession.open(project, name)
     settings = sampling_options(project, max_new_tokens, temp, top_p, seed)
-    session.reply([{"role": "user", "content": question}], settings, stream)
+    session.ask(question, settings, stream)
     sys.stdout.write("\n")

@@ -6,6 +6,7 @@ Prompts are rendered by the same ``BaseTokenizer`` (chat template + ``system_pro
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +26,13 @@ def choose_adapter(project, requested: str | None) -> str:
     return requested
 
 
-def current_version(project, name: str) -> AdapterVersion:
+def current_version(project, name: str, *, run: str = "train", exit_code: int | None = None) -> AdapterVersion:
+    """The adapter's current version; a DlmError naming the command to run (``dlm RUN DOC``)
+    when it has none, so callers can refuse before the slow model load. ``dlm eval`` names
+    ``build`` and counts the refusal as bad input (exit 2)."""
     version = AdapterVersions(project.layout.adapters, name).current()
     if version is None:
-        raise DlmError(f"adapter '{name}' has not been trained yet; run 'dlm train {project.doc.path}'")
+        raise DlmError(f"adapter '{name}' has not been trained yet; run 'dlm {run} {project.doc.path}'", exit_code=exit_code)
     return version
 
 
@@ -49,6 +53,9 @@ def check_same_base(project, version: AdapterVersion) -> None:
 
 @dataclass
 class ChatSession:
+    """The base model loaded once, with each adapter loaded on first use and kept, so
+    ``/adapter`` in ``dlm repl`` switches without reloading the base."""
+
     project: object
     adapter: str
     model: object = None
@@ -85,22 +92,46 @@ class ChatSession:
         self.adapter = name
 
     def switch(self, name: str) -> None:
+        """Make ``name`` the active adapter (``None``: the only one), keeping the history."""
         self._load(choose_adapter(self.project, name))
 
     @property
     def version(self) -> AdapterVersion:
         return self.loaded[self.adapter]
 
-    def prompt_text(self, history: list[dict[str, str]]) -> str:
-        from dlmbuild.rules.tokenize import FALLBACK_CHAT_TEMPLATE
+    def prompt_text(self, history: list[dict[str, str]], system: str | None = None) -> str:
+        """The chat rendered exactly as ``:tokenize`` rendered training rows (same template,
+        same fallback template, the document's system prompt first). ``system`` replaces the
+        document's system prompt (``dlm eval``'s in-context baseline adds the document to it)."""
+        from dlmbuild.train.tokenizer import FALLBACK_CHAT_TEMPLATE
 
-        system = self.project.doc.config.system_prompt
+        if system is None:
+            system = self.project.doc.config.system_prompt
         messages = ([{"role": "system", "content": system}] if system else []) + history
         template = None if self.tokenizer.chat_template else FALLBACK_CHAT_TEMPLATE
         return self.tokenizer.render_chat(messages, add_generation_prompt=True, template=template)
 
-    def reply(self, history: list[dict[str, str]], settings, on_text=lambda s: None) -> str:
+    def reply(self, history: list[dict[str, str]], settings, on_text=lambda s: None, system: str | None = None) -> str:
+        """Generate the assistant's next turn, streaming it through ``on_text``."""
         from dlmbuild.infer.generate import generate
 
-        ids = self.tokenizer.encode(self.prompt_text(history))
+        ids = self.tokenizer.encode(self.prompt_text(history, system))
         return generate(self.model, self.tokenizer, ids, settings, on_text)
+
+    def ask(self, question: str, settings, on_text=lambda s: None, system: str | None = None) -> str:
+        """One question without history: the single answer path ``dlm prompt`` and ``dlm eval``
+        share, so an eval score measures exactly what a user would be told."""
+        return self.reply([{"role": "user", "content": question}], settings, on_text, system)
+
+    @contextmanager
+    def adapter_disabled(self):
+        """Answer with the untrained base inside this block (peft's ``disable_adapter``): the
+        same weights, tokenizer and prompt, minus the LoRA deltas."""
+        with self.model.disable_adapter():
+            yield
+
+    def context_tokens(self) -> int | None:
+        """The base's context window in tokens (``max_position_embeddings``), if it says."""
+        config = getattr(self.model.get_base_model(), "config", None)
+        value = getattr(config, "max_position_embeddings", None)
+        return value if isinstance(value, int) and value > 0 else None
