@@ -1,49 +1,50 @@
-"""Does training teach the document and keep the model's general ability?
+"""Does training teach any document and keep the model's general ability? Measured on documents
+the recipe was not tuned on, against two baselines run in the same session.
 
-On the tutor example (Kelvarro: an invented board game, so the base cannot know any of it; 20
-Q/A pairs and prose), built with dlm's defaults on the embedded SmolLM2-135M base:
-  - trained recall: greedy answers to the 20 trained questions that contain the key fact;
-  - paraphrase recall: the same for 12 reworded questions that are not in the document;
-  - general loss: mean token loss on English text it was never trained on (the first 32 windows
-    of 128 tokens of ``pydoc_data.topics``), base alone against base + adapter: the change in %.
-The baseline is the untrained base, measured in the same process.
-Aims: >= 90 % trained, >= 50 % paraphrase, general loss up <= 10 %, training < 5 min on 2 cores.
+Documents (``benchmarks/quality_docs/``, each with a probe file ``<name>.probes.tsv``):
+  - tuned on: ``runbook`` and ``api_notes`` (the only two the recipe may be adjusted against);
+  - held out: ``local_history``, ``product_faq`` and ``examples/tutor.dlm``.
+Each is copied into a scratch store and built with dlm's defaults on the embedded SmolLM2-135M
+base (``dlm build`` in a child process: its seconds and peak RSS are the build's own), then every
+probe is answered greedily by three systems through ``dlmbuild.eval`` (the path ``dlm eval``
+and ``dlm prompt`` take):
+  - ``adapter``: the trained adapter;
+  - ``base``: the untrained base (baseline);
+  - ``in-context``: the untrained base with the document's text in its system prompt (baseline).
+Drift is the change in mean token loss on general English the adapter never saw (the first 32
+windows of 128 tokens of ``pydoc_data.topics``), adapter against base.
+Aims (issue 13): trained >= 95 %; paraphrase >= 50 % and >= in-context; drift <= +10 %; a
+document of up to 30 Q/A pairs builds in <= 5 min with peak RSS <= 3.5 GB.
 
-    .venv/bin/python benchmarks/quality.py [--set training.learning_rate=1e-3 ...]
+    .venv/bin/python benchmarks/quality.py [--docs runbook,api_notes,...] [--set training.KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-TRAINED = [
-    ("Who invented Kelvarro?", "drummond"), ("In what year was Kelvarro invented?", "1958"),
-    ("Where was Kelvarro invented?", "moorsey"), ("What were the first Kelvarro boards made from?", "driftwood"),
-    ("What does the Kelvarro board look like?", "61"), ("What is the middle cell of the Kelvarro board called?", "lantern"),
-    ("How many skiffs does each Kelvarro player start with?", "12"), ("What are the two sides in Kelvarro called?", "reef"),
-    ("Which side moves first in Kelvarro?", "tide"), ("How do you win a game of Kelvarro?", "lantern"),
-    ("How is a skiff captured in Kelvarro?", "pinch"), ("What is the Drift in Kelvarro?", "two skiffs"),
-    ("How many turns can a Kelvarro game last?", "80"), ("Who wins if no beacon reaches the Lantern in 80 turns?", "more skiffs"),
-    ("When was the first Kelvarro tournament held?", "1964"), ("Who won the first Moorsey Open?", "reyl"),
-    ("When was the Kelvarro Guild founded?", "1971"), ("Where are the headquarters of the Kelvarro Guild?", "harrowgate"),
-    ("How often is the Kelvarro world championship held?", "three years"), ("Who has won the most Kelvarro world championships?", "orsk"),
-]
-PARAPHRASED = [
-    ("Who created the game Kelvarro?", "drummond"), ("What year did Kelvarro first appear?", "1958"),
-    ("On which island did Kelvarro originate?", "moorsey"), ("What material were the earliest Kelvarro boards carved from?", "driftwood"),
-    ("How many cells are on a Kelvarro board?", "61"), ("What name is given to the central cell in Kelvarro?", "lantern"),
-    ("How many skiffs does a Kelvarro player begin the game with?", "12"), ("In Kelvarro, who makes the first move?", "tide"),
-    ("What do you need to do to win at Kelvarro?", "lantern"), ("What is the maximum number of turns in a Kelvarro game?", "80"),
-    ("In which year was the Kelvarro Guild established?", "1971"), ("Which player holds the record for Kelvarro world titles?", "orsk"),
-]
+DOCS = ROOT / "benchmarks" / "quality_docs"
+ALL = {"runbook": DOCS / "runbook.dlm", "api_notes": DOCS / "api_notes.dlm", "local_history": DOCS / "local_history.dlm",
+       "product_faq": DOCS / "product_faq.dlm", "tutor": ROOT / "examples" / "tutor.dlm"}
+TUNED_ON = ("runbook", "api_notes")
+SYSTEMS = ("adapter", "base", "in-context")
+BUILD = """
+import resource, sys
+from pathlib import Path
+from dlmbuild.cli.build import run_build
+code = run_build(Path(sys.argv[1]), [], quiet=True)
+print(f"PEAK_RSS_KB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+sys.exit(code)
+"""
 
 
 def general_text_ids(tokenizer, windows: int = 32, width: int = 128) -> list[list[int]]:
@@ -61,74 +62,112 @@ def mean_loss(model, windows) -> float:
     with torch.inference_mode():
         for ids in windows:
             batch = torch.tensor([ids])
-            loss = model(input_ids=batch, labels=batch).loss
-            total += float(loss) * (len(ids) - 1)
+            total += float(model(input_ids=batch, labels=batch).loss) * (len(ids) - 1)
             count += len(ids) - 1
     return total / count
 
 
-def recall(session, questions, settings) -> tuple[float, list[str]]:
+def prepare(name: str, source: Path, work: Path, settings: list[str]) -> Path:
+    doc = work / f"{name}.dlm"
+    shutil.copy(source, doc)
+    if settings:
+        import yaml
+
+        from dlmbuild.document.edit import DocumentEditor
+        from dlmbuild.document.parse import parse_document
+
+        editor = DocumentEditor(parse_document(doc))
+        for item in settings:
+            key, _, value = item.partition("=")
+            editor.set(key, yaml.safe_load(value))
+        editor.write()
+    return doc
+
+
+def build(doc: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in GB) of ``dlm build doc`` in its own process."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", BUILD, str(doc)], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"benchmark: building {doc.name} failed:\n{done.stdout}\n{done.stderr}")
+    peak = next(int(line.split("=")[1]) for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB="))
+    return seconds, peak / 1024 / 1024
+
+
+def measure(name: str, doc: Path) -> dict:
+    import torch
+
+    from dlmbuild.eval.probes import load_probes
+    from dlmbuild.eval.runner import answer_questions, in_context, open_session
+    from dlmbuild.eval.score import passes
+    from dlmbuild.project import Project
+
+    seconds, peak_gb = build(doc)
+    project = Project.open(doc, materialize_base=True)
+    summary = json.loads(next(project.layout.root.rglob("dlm-train.json")).read_text())  # a fresh store: one build
+    probes = load_probes(DOCS / f"{name}.probes.tsv")
+    questions = [p.question for p in probes]
+    session = open_session(project, "default")
+    torch.set_num_threads(2)
+    context = in_context(session, questions, 48)
+    scores: dict[str, dict[str, list[bool]]] = {}
     misses = []
-    for question, key in questions:
-        answer = session.reply([{"role": "user", "content": question}], settings)
-        if key not in answer.lower():
-            misses.append(f"{question} -> {answer.strip()[:80]}")
-    return 1 - len(misses) / len(questions), misses
+    for system in SYSTEMS:
+        answers = answer_questions(session, questions, system, max_new_tokens=48, context=context)
+        for probe, answer in zip(probes, answers, strict=True):
+            ok = passes(probe, answer)
+            scores.setdefault(system, {}).setdefault(probe.kind, []).append(ok)
+            if system == "adapter" and not ok:
+                misses.append(f"[{probe.kind}] {probe.question} -> {answer.strip()[:70]!r}")
+    windows = general_text_ids(session.tokenizer)
+    after = mean_loss(session.model, windows)
+    with session.adapter_disabled():
+        before = mean_loss(session.model, windows)
+    return {"name": name, "seconds": seconds, "peak_gb": peak_gb, "scores": scores, "drift": after / before - 1,
+            "steps": summary.get("steps_done"), "budget": summary["plan"]["steps"], "reproduced": summary.get("reproduced"),
+            "context": context.as_dict(), "misses": misses}
+
+
+def show(row: dict) -> None:
+    tuned = "tuned on" if row["name"] in TUNED_ON else "held out"
+    reproduced = "/".join(map(str, row["reproduced"])) if row["reproduced"] else "n/a"
+    print(f"\n{row['name']} ({tuned}): build {row['seconds']:.0f} s, peak RSS {row['peak_gb']:.2f} GB, "
+          f"{row['steps']} of {row['budget']} steps, answers reproduced {reproduced}, drift {row['drift']:+.1%}; "
+          f"in-context kept {row['context']['chars_kept']}/{row['context']['chars_total']} chars")
+    kinds = sorted({k for s in row["scores"].values() for k in s}, key=("trained", "paraphrase", "prose").index)
+    print(f"  {'kind':<11}" + "".join(f"{s:>16}" for s in SYSTEMS))
+    for kind in kinds:
+        cells = []
+        for system in SYSTEMS:
+            results = row["scores"][system][kind]
+            cells.append(f"{sum(results)}/{len(results)} {sum(results) / len(results):4.0%}")
+        print(f"  {kind:<11}" + "".join(f"{c:>16}" for c in cells))
+    for miss in row["misses"]:
+        print(f"    miss {miss}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--doc", type=Path, default=ROOT / "examples" / "tutor.dlm", help="the fact document (default: the tutor example)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="frontmatter override, e.g. training.learning_rate=1e-3")
+    parser.add_argument("--docs", default=",".join(ALL), help="comma-separated: " + ", ".join(ALL))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="frontmatter override, e.g. training.lora_r=16")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "quality", help="scratch folder (emptied first)")
     args = parser.parse_args()
-    import torch
-
-    from dlmbuild.cli.build import run_build
-    from dlmbuild.document.edit import DocumentEditor
-    from dlmbuild.infer.generate import Sampling
-    from dlmbuild.infer.session import ChatSession
-    from dlmbuild.project import Project
-
-    work = ROOT / "benchmarks" / "_work" / "quality"
+    work = args.work
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    home = work / "home"
-    home.mkdir()
+    (work / "home").mkdir(parents=True)
     shared = Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm") / "bases"
     if shared.exists():
-        os.symlink(shared, home / "bases")
-    os.environ["DLM_HOME"] = str(home)
-    doc = work / "tutor.dlm"
-    shutil.copy(args.doc, doc)
-    if args.set:
-        import yaml
-
-        from dlmbuild.document.parse import parse_document
-
-        editor = DocumentEditor(parse_document(doc))
-        for item in args.set:
-            key, _, value = item.partition("=")
-            editor.set(key, yaml.safe_load(value))
-        editor.write()
-    started = time.perf_counter()
-    assert run_build(doc, [], quiet=True) == 0
-    train_seconds = time.perf_counter() - started
-    project = Project.open(doc, materialize_base=True)
-    session = ChatSession.open(project, "default")
-    settings = Sampling(max_new_tokens=48, temperature=0.0)
-    trained, trained_misses = recall(session, TRAINED, settings)
-    para, para_misses = recall(session, PARAPHRASED, settings)
-    windows = general_text_ids(session.tokenizer)
-    torch.set_num_threads(2)
-    after = mean_loss(session.model, windows)
-    with session.model.disable_adapter():
-        before = mean_loss(session.model, windows)
-    print(f"build (incl. tokenize, base load) {train_seconds:.0f}s")
-    print(f"trained recall    {trained:6.0%}  ({len(TRAINED) - len(trained_misses)}/{len(TRAINED)})   aim >= 90%")
-    print(f"paraphrase recall {para:6.0%}  ({len(PARAPHRASED) - len(para_misses)}/{len(PARAPHRASED)})   aim >= 50%")
-    print(f"general loss      {before:.4f} -> {after:.4f} ({(after / before - 1):+.1%})   aim <= +10%")
-    for miss in trained_misses + para_misses:
-        print(f"  miss: {miss}")
+        os.symlink(shared, work / "home" / "bases")
+    os.environ["DLM_HOME"] = str(work / "home")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows = []
+    for name in args.docs.split(","):
+        rows.append(measure(name, prepare(name, ALL[name], work, args.set)))
+        show(rows[-1])
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

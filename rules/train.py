@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from dlmbuild.document.sections import SectionType
+from dlmbuild.document.sources import source_adapters
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
@@ -26,7 +27,7 @@ from dlmbuild.rules import tokenize
 from dlmbuild.rules.support import BaseInputs, toolchain_of
 
 DATA_VERSION = 1
-TRAIN_VERSION = 1
+TRAIN_VERSION = 2  # 2: training stops once every answer is reproduced (train/reproduce.py)
 ROWS = "rows.jsonl"
 DATA_SUMMARY = "data.json"
 TRAIN_SUMMARY = "dlm-train.json"
@@ -36,6 +37,7 @@ PLAN_KEYS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "target_modules"
 
 
 def targets(project) -> list[Target]:
+    """``:data-<name>`` and ``:train-<name>`` for every declared adapter, in declaration order."""
     out = []
     for name in project.doc.config.training.adapter_names:
         out += [data_target(project, name), train_target(project, name)]
@@ -43,6 +45,9 @@ def targets(project) -> list[Target]:
 
 
 def replay_enabled(project) -> bool:
+    """Whether this build mixes replayed rows in: the document enables it and the command line
+    did not say ``--no-replay``. Part of ``:data-<name>``'s config slice, so the two builds
+    are cached apart."""
     return project.doc.config.training.replay.enabled and project.options.get("replay", True)
 
 
@@ -51,18 +56,23 @@ def current_ids(project, adapter: str) -> set[str]:
     ids = {f"section:{s.id}" for s in project.doc.sections if adapter in s.adapters}
     names = project.doc.config.training.adapter_names
     for file in project.sources.files:
-        if adapter in ((file.adapter,) if file.adapter else names):
+        if adapter in source_adapters(file, names):
             ids.add(f"file:{project.source_hashes[file.relpath]}")
     return ids
 
 
 def corpus(project, adapter: str):
+    """The replay corpus of ``adapter``: every section version it was trained on, kept in the
+    store so an edit or removal can still be replayed (``train/replay.py``)."""
     from dlmbuild.train.replay import ReplayCorpus
 
     return ReplayCorpus(project.layout.replay, adapter)
 
 
 def data_target(project, name: str) -> Target:
+    """``:data-<name>``. Its inputs include a hash of the stale replay identities, so a section
+    edited away adds a replay candidate (and changes the rows) even though ``:tokenize``'s
+    output for the current document is what it was."""
     config = project.doc.config
 
     def inputs() -> dict[str, str]:
@@ -85,6 +95,10 @@ def data_target(project, name: str) -> Target:
 
 
 def train_target(project, name: str) -> Target:
+    """``:train-<name>``, heavy (one at a time). Its config slice is the plan's keys and the
+    adapter's own block, plus the process count under ``--gpus N`` (N times the batch is
+    another adapter); its inputs are the base's weights and the anchor text, not the previous
+    version, which keeps training hermetic."""
     training = project.doc.config.training
     spec = training.adapters.get(name) if training.adapters else None
     kind = (spec.adapter if spec and spec.adapter else training.adapter)
@@ -107,6 +121,8 @@ def train_target(project, name: str) -> Target:
 
 
 def train_inputs(project) -> dict[str, str]:
+    """What ``:train-<name>`` reads besides its rows: the base's weights and, when the anchor is
+    on, the built-in anchor text (a new dlm with other anchor text must retrain)."""
     named = BaseInputs(project).weights()
     if project.doc.config.training.anchor.enabled:
         from dlmbuild.train.anchor import anchor_hash
@@ -118,6 +134,10 @@ def train_inputs(project) -> dict[str, str]:
 # -- :data-<name> ----------------------------------------------------------------------------
 
 def build_data(ctx: ActionContext, name: str) -> None:
+    """The ``:data-<name>`` action: the adapter's rows from ``:tokenize`` (preference rows are
+    left to the preference phase) plus a seeded sample of stale replayed sections, written as
+    ``rows.jsonl`` with a summary. An adapter with nothing to train is refused here, with the
+    document's location, rather than training on nothing."""
     from dlmbuild.train.replay import record_section, replay_budget, sample, stale_ids
 
     project = ctx.project
@@ -149,6 +169,7 @@ def build_data(ctx: ActionContext, name: str) -> None:
 
 
 def read_rows(folder: Path) -> list[dict]:
+    """The rows a ``:data-<name>`` output holds, in order."""
     with open(Path(folder) / ROWS, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
@@ -156,6 +177,8 @@ def read_rows(folder: Path) -> list[dict]:
 # -- :train-<name> ---------------------------------------------------------------------------
 
 def config_location(project, *keys: str) -> Location:
+    """Where ``keys`` (e.g. ``training``, ``sequence_len``) sit in the frontmatter, so a refusal
+    found at build time still points at the line to edit; line 1 when the key is not written."""
     _, node = project.doc.frontmatter.find(keys)
     if node is None:
         return Location(project.doc.path, 1, 1)
@@ -175,11 +198,16 @@ def check_sequence_len(project, base) -> None:
 
 
 def train(ctx: ActionContext, name: str) -> None:
+    """The ``:train-<name>`` action: check the sequence length and resources, pack the rows,
+    make the plan, then train here or across ``--gpus`` processes, logging every step to the
+    metrics database. A cancel (Ctrl-C, a ``--watch`` restart) is recorded as such and leaves no
+    output; torch's thread count is restored either way."""
     from dlmbuild.train.device import pick_device
     from dlmbuild.train.metrics import MetricsDB
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import make_plan
     from dlmbuild.train.progress import Progress
+    from dlmbuild.train.reproduce import answer_blocks
     from dlmbuild.train.resources import check_resources
     from dlmbuild.train.tokenizer import BaseTokenizer
 
@@ -188,9 +216,11 @@ def train(ctx: ActionContext, name: str) -> None:
     base = project.base()
     check_sequence_len(project, base)
     rows_path = ctx.dep_outputs[f":data-{name}"] / ROWS
-    blocks = pack(read_rows(rows_path.parent), training.sequence_len)
+    rows = read_rows(rows_path.parent)
+    blocks = pack(rows, training.sequence_len)
+    answers = answer_blocks(rows, training.sequence_len)
     processes = project.options.get("gpus", 1)
-    plan = make_plan(training, name, len(blocks), world_size=processes)
+    plan = make_plan(training, name, len(blocks), world_size=processes, answers=sum(len(a.starts) for a in answers))
     device = pick_device(training.precision)
     check_resources(plan, device, base.path, project.layout.root)
     tokenizer = BaseTokenizer(base.path)
@@ -217,7 +247,8 @@ def train(ctx: ActionContext, name: str) -> None:
         if processes > 1:
             stats = train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes)
         else:
-            stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step)
+            stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step,
+                               answers if plan.check_from else None)
         status = "done"
     except KeyboardInterrupt:
         status = "cancelled"
@@ -230,12 +261,16 @@ def train(ctx: ActionContext, name: str) -> None:
     summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
                "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
                "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast,
-               "anchor_weight": anchor_weight}
+               "anchor_weight": anchor_weight, "steps_done": stats["steps"], "reproduced": stats.get("reproduced")}
     (ctx.out_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    if stats.get("reproduced"):
+        done, total = stats["reproduced"]
+        budget = "" if done == total else f" (the budget of {plan.steps} steps ran out; dlm eval shows which)"
+        ctx.log(f":train-{name}: {done}/{total} answers reproduced after {stats['steps']} steps{budget}")
     ctx.log(f":train-{name}: final loss {stats['final_loss']:.4f}, {stats['tokens_per_s']:.0f} tok/s, {stats['seconds']:.1f}s")
 
 
-def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step) -> dict:
+def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step, answers=None) -> dict:
     """One process: the base is loaded once and shared by every adapter of the build."""
     from dlmbuild.train.base_model import load_base
     from dlmbuild.train.recipe import train_adapter
@@ -246,8 +281,13 @@ def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight
         from dlmbuild.train.anchor import anchor_blocks
 
         anchor = anchor_blocks(tokenizer, plan.sequence_len)
+    def on_check(step: int, reproduced: int, total: int) -> None:
+        if not ctx.project.options.get("quiet", False):
+            ctx.log(f":train-{plan.adapter}: step {step}: {reproduced}/{total} answers reproduced")
+
     return train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
-                         check_cancelled=ctx.check_cancelled, anchor=anchor, anchor_weight=anchor_weight)
+                         check_cancelled=ctx.check_cancelled, anchor=anchor, anchor_weight=anchor_weight,
+                         answers=answers, on_check=on_check)
 
 
 def train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes) -> dict:
@@ -287,7 +327,7 @@ def publish(project, name: str, key: str, out: Path) -> None:
 
     for file in project.sources.files:
         identity = f"file:{project.source_hashes[file.relpath]}"
-        if identity in known or name not in ((file.adapter,) if file.adapter else names):
+        if identity in known or name not in source_adapters(file, names):
             continue
         try:
             data = file.path.read_bytes()

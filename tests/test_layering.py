@@ -27,8 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "grammar": set(),
     "store": BOTTOM,
     "engine": STORAGE,  # generic: knows no document, rule or model
-    # the base registry is a leaf table (it imports nothing) that base_model is validated against
-    "document": STORAGE | {"bases.registry"},
+    # leaf tables (they import nothing) that base_model and export.targets are validated against
+    "document": STORAGE | {"bases.registry", "export.kinds"},
     "bases": STORAGE,
     "project": STORAGE | {"engine", "document", "bases"},
     "train": STORAGE | {"document", "bases"},

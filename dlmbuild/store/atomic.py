@@ -16,6 +16,21 @@ from pathlib import Path
 from dlmbuild.errors import EnvironmentProblem, Location
 
 
+def current_umask() -> int:
+    """The process umask, read from /proc where it can be (setting and restoring it, the only
+    portable way, would briefly change it for every other thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True, mode: int | None = None) -> None:
     """Replace ``path`` with ``data`` in one step.
 
@@ -25,8 +40,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
     which their readers treat as absent. Outputs, locks and documents are always durable.
 
     ``mode`` sets the file's permission bits; without it a replaced file keeps its mode and a
-    new one has the temporary file's 0o600. Files others read (bundle files such as an mlx
-    adapter) pass 0o644."""
+    new one gets what ``open()`` would have given it (0o666 less the umask), not the temporary
+    file's 0o600: a ``dlm.lock`` or a new document is meant to be committed and shared."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +59,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bo
         elif path.exists():
             with contextlib.suppress(OSError):
                 os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
         if durable:
             fsync_dir(path.parent)

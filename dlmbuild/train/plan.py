@@ -6,7 +6,15 @@ for small documents (the common case: notes, a handful of Q/A pairs):
     ``MAX_AUTO_EPOCHS`` passes (a large codebase trains one or two passes instead);
   - learning rate: ``AUTO_LR[kind]``, measured by ``benchmarks/quality.py`` as the rate that
     recalls trained facts while keeping general text loss within budget;
-  - nothing held out: a tiny document needs every pair in training (eval is the gate's job).
+  - nothing held out: a tiny document needs every pair in training (eval is the gate's job);
+  - until reproduced: with ``auto`` epochs and Q/A answers to check, the steps above are a
+    floor, not the end. From there, at every epoch boundary, training checks whether every
+    answer is reproduced (teacher-forced exact match, ``train/reproduce.py``) and stops as soon
+    as it is, within a budget of ``REPRODUCE_BUDGET_FACTOR`` times the floor's epochs (at most
+    ``REPRODUCE_MAX_EPOCHS`` epochs and ``REPRODUCE_MAX_STEPS`` steps). The learning-rate
+    schedule reaches zero at the floor as before, and decays once more from half the peak over
+    the steps past it (``recipe.lr_factor``), so a document gets the passes it needs rather
+    than a step count tuned on one example.
 Precision ``auto`` is bf16 autocast where the hardware runs bf16 natively (CUDA with bf16, a CPU
 with AVX512-BF16 or AMX), float32 otherwise; weights stay float32 on CPU either way.
 """
@@ -18,6 +26,9 @@ from dataclasses import asdict, dataclass
 
 TARGET_STEPS = 60
 MAX_AUTO_EPOCHS = 30
+REPRODUCE_BUDGET_FACTOR = 4
+REPRODUCE_MAX_EPOCHS = 120
+REPRODUCE_MAX_STEPS = 300
 AUTO_LR = {"lora": 1e-3, "dora": 1e-3, "qlora": 1e-3}
 
 
@@ -40,6 +51,9 @@ class TrainPlan:
     seed: int
     sequence_len: int
     blocks: int
+    steps_per_epoch: int = 1
+    check_from: int = 0  # 0: no reproduction check; else the first step after which to check
+    checkpointing: bool = False  # recompute activations in backward (same bytes, less memory)
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -61,24 +75,32 @@ def knob(training, spec, name: str):
     return getattr(training, name) if value is None else value
 
 
-def make_plan(training, adapter: str, blocks: int, world_size: int = 1) -> TrainPlan:
-    """Resolve the plan for ``adapter`` given how many packed blocks its rows fill (and how many
-    data-parallel processes share each step)."""
+def make_plan(training, adapter: str, blocks: int, world_size: int = 1, answers: int = 0) -> TrainPlan:
+    """Resolve the plan for ``adapter`` given how many packed blocks its rows fill, how many
+    data-parallel processes share each step, and how many Q/A answers it can check for
+    reproduction (0: no check; nor under data parallelism, where ranks would have to agree)."""
     spec = training.adapters.get(adapter) if training.adapters else None
     kind = knob(training, spec, "adapter")
     per_step = training.micro_batch_size * training.grad_accum * world_size
     steps_per_epoch = max(1, math.ceil(blocks / per_step))
     epochs = knob(training, spec, "num_epochs")
+    check_from = 0
     if epochs == "auto":
         epochs = max(1, min(MAX_AUTO_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch)))
+        if answers > 0 and world_size == 1:
+            check_from = steps_per_epoch * epochs
+            budget = min(REPRODUCE_MAX_EPOCHS, epochs * REPRODUCE_BUDGET_FACTOR,
+                         max(epochs, REPRODUCE_MAX_STEPS // steps_per_epoch))
+            epochs = budget
     steps = steps_per_epoch * epochs
     if training.max_steps is not None:
         steps = min(steps, training.max_steps)
+        check_from = min(check_from, steps)
     lr = knob(training, spec, "learning_rate")
     if lr == "auto":
         lr = AUTO_LR[kind]
     modules = knob(training, spec, "target_modules")
-    warmup = 0 if training.lr_scheduler == "constant" else int(steps * training.warmup_ratio)
+    warmup = 0 if training.lr_scheduler == "constant" else int((check_from or steps) * training.warmup_ratio)
     return TrainPlan(
         adapter=adapter, kind=kind, r=knob(training, spec, "lora_r"), alpha=float(knob(training, spec, "lora_alpha")),
         dropout=float(knob(training, spec, "lora_dropout")),
@@ -86,5 +108,6 @@ def make_plan(training, adapter: str, blocks: int, world_size: int = 1) -> Train
         learning_rate=float(lr), epochs=int(epochs), steps=int(steps), micro_batch=training.micro_batch_size,
         grad_accum=training.grad_accum, scheduler=training.lr_scheduler, warmup_steps=warmup,
         optimizer=training.optimizer, seed=adapter_seed(training.seed, adapter), sequence_len=training.sequence_len,
-        blocks=blocks,
+        blocks=blocks, steps_per_epoch=steps_per_epoch, check_from=check_from,
+        checkpointing=bool(getattr(training, "gradient_checkpointing", False)),
     )

@@ -13,7 +13,6 @@ not change what is optimized.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -21,13 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
+from dlmbuild.train.chunked_loss import kl_to_reference_mean, token_loss_sum
 from dlmbuild.train.device import DevicePlan, autocast_context
-from dlmbuild.train.packing import IGNORE, Block, collate
+from dlmbuild.train.packing import Block, collate
 from dlmbuild.train.plan import TrainPlan
+from dlmbuild.train.reproduce import count_reproduced
 
 
 @dataclass
 class StepReport:
+    """What one optimizer step did, for progress lines and metrics."""
+
     step: int
     steps: int
     loss: float
@@ -42,6 +45,8 @@ class StepReport:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed every generator training draws from (Python, torch, numpy), so a seed gives the
+    same adapter bytes."""
     import random
 
     import torch
@@ -72,20 +77,32 @@ def step_batches(n_blocks: int, plan: TrainPlan, generator) -> list[list[list[in
     return steps[: plan.steps]
 
 
+# Past the floor (see plan.py), a second decay cycle from this fraction of the peak rate.
+EXTENSION_PEAK = 0.5
+
+
 def lr_factor(plan: TrainPlan, step: int) -> float:
-    """Multiplier of the peak learning rate at 0-based ``step``."""
+    """Multiplier of the peak learning rate at 0-based ``step``.
+
+    With a reproduction check the schedule runs to zero at the floor (``plan.check_from``),
+    exactly as a plan without the check would, so a document the floor already teaches trains as
+    before; the steps past it, when they are needed, decay again from ``EXTENSION_PEAK``."""
     if plan.warmup_steps and step < plan.warmup_steps and plan.scheduler != "constant":
         return (step + 1) / (plan.warmup_steps + 1)
     if plan.scheduler in ("constant", "constant_with_warmup"):
         return 1.0
-    span = max(1, plan.steps - plan.warmup_steps)
-    progress = min(1.0, (step - plan.warmup_steps) / span)
+    start, end, peak = plan.warmup_steps, plan.check_from or plan.steps, 1.0
+    if plan.check_from and step >= plan.check_from:
+        start, end, peak = plan.check_from, plan.steps, EXTENSION_PEAK
+    progress = min(1.0, (step - start) / max(1, end - start))
     if plan.scheduler == "linear":
-        return max(0.0, 1.0 - progress)
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return peak * max(0.0, 1.0 - progress)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def make_optimizer(plan: TrainPlan, params):
+    """The optimizer the plan names, with weight decay off (AdamW's own default is 0.01) and
+    SGD with momentum 0.9."""
     import torch
 
     if plan.optimizer == "adamw":
@@ -104,40 +121,28 @@ def make_optimizer(plan: TrainPlan, params):
 
 
 def lora_config(plan: TrainPlan, modules: tuple[str, ...]):
+    """The peft config for one adapter: no bias (only A, B and DoRA's magnitude are trained,
+    which every export path can represent), dropout as the plan says."""
     from peft import LoraConfig
 
     return LoraConfig(r=plan.r, lora_alpha=plan.alpha, lora_dropout=plan.dropout, target_modules=list(modules),
                       use_dora=plan.kind == "dora", bias="none", task_type="CAUSAL_LM")
 
 
-def token_loss_sum(logits, labels):
-    """Summed next-token cross entropy over labelled positions, in float32."""
-    import torch
-
-    shifted = logits[:, :-1, :].flatten(0, 1).float()
-    target = labels[:, 1:].flatten()
-    return torch.nn.functional.cross_entropy(shifted, target, ignore_index=IGNORE, reduction="sum")
-
-
 def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan):
     """Mean KL(base || adapted) over one block of general text: how far the adapter moved the
-    model's predictions on text the document is not about."""
-    import torch
-
+    model's predictions on text the document is not about (computed in chunks, see
+    ``chunked_loss``)."""
     batch = {k: v.to(device.device) for k, v in collate([block], pad_id).items()}
-    with torch.no_grad(), model.disable_adapter(), autocast_context(device):
-        reference = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
     with autocast_context(device):
-        adapted = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-    log_p = torch.log_softmax(reference.float(), dim=-1)
-    log_q = torch.log_softmax(adapted.float(), dim=-1)
-    return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+        return kl_to_reference_mean(model, batch)
 
 
 def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block], pad_id: int, out_dir: Path, *,
                   base_key: str, on_step: Callable[[StepReport], None] = lambda r: None,
                   check_cancelled: Callable[[], None] = lambda: None, anchor: list[Block] | None = None,
-                  anchor_weight: float = 0.0, world: tuple[int, int] = (0, 1)) -> dict:
+                  anchor_weight: float = 0.0, world: tuple[int, int] = (0, 1), answers: list | None = None,
+                  on_check: Callable[[int, int, int], None] = lambda step, reproduced, total: None) -> dict:
     """Train one adapter on ``blocks`` and save it as a standard PEFT folder in ``out_dir``.
     The base is restored (adapter layers removed) whatever happens.
 
@@ -145,7 +150,11 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
     the same seeded batches, each step holds ``grad_accum * size`` micro-batches, rank r runs
     every size-th one from r, and gradients are summed across ranks before the optimizer step.
     The loss of each micro-batch is divided by the step's trained tokens over all ranks, so the
-    summed gradient is exactly the single-process one; only rank 0 saves."""
+    summed gradient is exactly the single-process one; only rank 0 saves.
+
+    ``answers`` (``train/reproduce.AnswerBlock``s) with ``plan.check_from`` set: from that step
+    on, at every epoch boundary, stop as soon as every answer is reproduced (``on_check`` hears
+    each verdict). The plan's steps are then a budget."""
     import dataclasses
 
     import torch
@@ -159,6 +168,10 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
 
         base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
     was_training = base.training
+    if plan.checkpointing:
+        # non-reentrant: works with frozen inputs and keeps the RNG state, so the bytes match a
+        # run without it
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     seed_everything(plan.seed)  # before the adapter is initialised: its A matrices are random draws
     model = get_peft_model(base, lora_config(plan, modules))
     try:
@@ -170,6 +183,8 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         started = time.perf_counter()
         last_loss = float("nan")
         seen = 0
+        done = 0
+        reproduced = None
         # float16 gradients of a per-token-mean loss underflow: scale them (bf16 needs no scaler)
         scaler = torch.amp.GradScaler(device.device) if device.autocast == "float16" else None
         rank, size = world
@@ -184,11 +199,10 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 batch = {k: v.to(device.device) for k, v in collate([blocks[i] for i in mb], pad_id).items()}
                 tokens += sum(len(blocks[i]) for i in mb)
                 with autocast_context(device):
-                    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-                loss = token_loss_sum(logits, batch["labels"]) / max(1, trained)
+                    loss = token_loss_sum(model, batch) / max(1, trained)
                 (scaler.scale(loss) if scaler else loss).backward()
                 step_loss += float(loss.detach())
-                del logits, loss
+                del loss
             if anchor and anchor_weight > 0:
                 kl = anchor_kl(model, anchor[(index * size + rank) % len(anchor)], pad_id, device) * (anchor_weight / size)
                 (scaler.scale(kl) if scaler else kl).backward()
@@ -208,15 +222,33 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
             optimizer.zero_grad(set_to_none=True)
             seen += tokens
             last_loss = step_loss
-            on_step(StepReport(index + 1, plan.steps, step_loss, lr, tokens, time.perf_counter() - t0, time.perf_counter() - started))
+            done = index + 1
+            on_step(StepReport(done, plan.steps, step_loss, lr, tokens, time.perf_counter() - t0, time.perf_counter() - started))
+            if answers and due_for_check(plan, done):
+                reproduced = count_reproduced(model, answers, pad_id, device.device)
+                on_check(done, *reproduced)
+                if reproduced[0] == reproduced[1]:
+                    break
         elapsed = time.perf_counter() - started
         if rank == 0:
             save_adapter(model, out_dir, base_key, modules)
-        return {"steps": plan.steps, "final_loss": last_loss, "tokens": seen, "seconds": round(elapsed, 3),
+        return {"steps": done, "budget_steps": plan.steps, "reproduced": list(reproduced) if reproduced else None,
+                "final_loss": last_loss, "tokens": seen, "seconds": round(elapsed, 3),
                 "tokens_per_s": round(seen / elapsed, 1) if elapsed > 0 else 0.0, "target_modules": list(modules),
                 "trainable_params": sum(p.numel() for p in params)}
     finally:
-        model.unload().train(was_training)
+        restored = model.unload()
+        restored.train(was_training)
+        if plan.checkpointing:
+            restored.gradient_checkpointing_disable()  # the base is shared with later adapters
+
+
+def due_for_check(plan: TrainPlan, step: int) -> bool:
+    """Whether the reproduction check runs after 1-based ``step``: at the floor, then at every
+    epoch boundary, and at the last step of the budget (so the summary always has a verdict)."""
+    if not plan.check_from or step < plan.check_from:
+        return False
+    return (step - plan.check_from) % plan.steps_per_epoch == 0 or step == plan.steps
 
 
 def all_reduce_grads(params, step_loss: float, tokens: int) -> tuple[float, int]:
@@ -234,16 +266,10 @@ def all_reduce_grads(params, step_loss: float, tokens: int) -> tuple[float, int]
 
 
 def save_adapter(model, out_dir: Path, base_key: str, modules: tuple[str, ...]) -> None:
-    """``save_pretrained``, then make adapter_config.json byte-stable: peft writes
-    ``target_modules`` from a set (order follows hash randomization) and the base's local path
-    (which differs between stores); dlm writes them sorted and the base's key."""
+    """``save_pretrained``, then make the folder byte-stable (``store.adapter_config``): sorted
+    ``target_modules``, the base named by its dlm key, no generated README."""
+    from dlmbuild.store.adapter_config import stabilize_adapter_folder
+
     out_dir = Path(out_dir)
     model.save_pretrained(str(out_dir))
-    config_path = out_dir / "adapter_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["target_modules"] = sorted(modules)
-    config["base_model_name_or_path"] = base_key
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    readme = out_dir / "README.md"  # a generated model card naming local paths
-    if readme.exists():
-        readme.unlink()
+    stabilize_adapter_folder(out_dir, base_key, modules)

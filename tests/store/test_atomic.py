@@ -12,7 +12,7 @@ import pytest
 
 from dlmbuild.errors import EXIT_ENVIRONMENT, EnvironmentProblem
 from dlmbuild.store import atomic
-from dlmbuild.store.atomic import atomic_directory, atomic_write_bytes, atomic_write_text, fsync_dir
+from dlmbuild.store.atomic import atomic_directory, atomic_write_bytes, atomic_write_text, current_umask, fsync_dir
 
 
 def names(folder: Path) -> list[str]:
@@ -69,7 +69,7 @@ def test_write_keeps_the_existing_mode(tmp_path: Path):
 
 
 def test_write_sets_a_given_mode_on_new_and_replaced_files(tmp_path: Path):
-    """Without ``mode`` a new file has the temporary file's 0o600; bundle files pass 0o644."""
+    """``mode`` wins on new and replaced files; without it a new file gets 0o666 less the umask."""
     fresh, replaced = tmp_path / "new.bin", tmp_path / "old.bin"
     replaced.write_bytes(b"old")
     os.chmod(replaced, 0o600)
@@ -77,7 +77,7 @@ def test_write_sets_a_given_mode_on_new_and_replaced_files(tmp_path: Path):
     atomic_write_text(replaced, "y", mode=0o644)
     assert [stat.S_IMODE(os.stat(p).st_mode) for p in (fresh, replaced)] == [0o644, 0o644]
     atomic_write_bytes(tmp_path / "plain.bin", b"z")
-    assert stat.S_IMODE(os.stat(tmp_path / "plain.bin").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "plain.bin").st_mode) == 0o666 & ~current_umask()
 
 
 @pytest.mark.parametrize("err, reason", [(errno.EROFS, "read-only file system"), (errno.EACCES, "permission denied"),
@@ -218,3 +218,17 @@ def test_directory_on_read_only_filesystem_is_an_environment_problem(tmp_path: P
 def test_fsync_dir_ignores_missing_folders(tmp_path: Path):
     fsync_dir(tmp_path / "missing")
     fsync_dir(tmp_path)
+
+
+def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path):
+    import os
+
+    from dlmbuild.store.atomic import atomic_write_bytes, current_umask
+
+    mask = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        atomic_write_bytes(tmp_path / "dlm.lock", b"x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "dlm.lock").stat().st_mode & 0o777 == 0o640

@@ -162,3 +162,26 @@ def test_plan_as_dict_is_json_ready():
     assert data["target_modules"] == ["q_proj", "v_proj"]
     assert json.loads(json.dumps(data)) == data
     assert set(data) == set(TrainPlan.__dataclass_fields__)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "floor", "budget", "per_epoch"),
+    [
+        # floor = the plan without answers; budget = 4x its epochs, at most 120 epochs / 300 steps
+        (1, 30, 120, 1),
+        (5, 60, 240, 2),
+        (28, 63, 252, 7),     # 9 epochs floor; 300 // 7 = 42 epochs; 4 * 9 = 36 epochs -> 252 steps
+        (240, 60, 240, 60),
+    ],
+)
+def test_answers_turn_the_auto_plan_into_a_floor_and_a_budget(blocks, floor, budget, per_epoch):
+    plan = make_plan(TrainingConfig(), "default", blocks, answers=12)
+    assert (plan.check_from, plan.steps, plan.steps_per_epoch) == (floor, budget, per_epoch)
+    assert make_plan(TrainingConfig(), "default", blocks).steps == floor  # no answers: as before
+
+
+def test_no_reproduction_check_when_epochs_are_explicit_or_data_parallel():
+    assert make_plan(TrainingConfig(num_epochs=3), "default", 10, answers=5).check_from == 0
+    assert make_plan(TrainingConfig(), "default", 10, world_size=2, answers=5).check_from == 0
+    capped = make_plan(TrainingConfig(max_steps=20), "default", 1, answers=5)
+    assert (capped.steps, capped.check_from) == (20, 20)

@@ -440,3 +440,11 @@ def test_float16_autocast_trains_through_a_gradient_scaler(base, tmp_path):
     import torch
 
     assert {t.dtype for t in load_file(str(out / "adapter_model.safetensors")).values()} == {torch.float32}
+
+
+def test_gradient_checkpointing_gives_the_same_bytes_and_restores_the_base(base, tmp_path):
+    blocks = make_blocks(n_rows=6, seed=4)
+    plain, _, _ = train(base, tmp_path, make_plan(steps=3), blocks=blocks, name="plain")
+    checked, _, _ = train(base, tmp_path, make_plan(steps=3, checkpointing=True), blocks=blocks, name="checked")
+    assert (plain / "adapter_model.safetensors").read_bytes() == (checked / "adapter_model.safetensors").read_bytes()
+    assert not any(getattr(m, "gradient_checkpointing", False) for m in base.modules())
