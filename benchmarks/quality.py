@@ -147,6 +147,18 @@ def show(row: dict) -> None:
         print(f"    miss {miss}")
 
 
+def scratch_home(work: Path) -> None:
+    """Empty ``work`` and make ``work/home`` this process's DLM_HOME, sharing only the converted
+    bases of the user's (so no benchmark converts the embedded base again), offline."""
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "home").mkdir(parents=True)
+    shared = Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm") / "bases"
+    if shared.exists():
+        os.symlink(shared, work / "home" / "bases")
+    os.environ["DLM_HOME"] = str(work / "home")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", default=",".join(ALL), help="comma-separated: " + ", ".join(ALL))
@@ -155,13 +167,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "_work" / "quality", help="scratch folder (emptied first)")
     args = parser.parse_args()
     work = args.work
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "home").mkdir(parents=True)
-    shared = Path(os.environ.get("DLM_HOME") or Path.home() / ".dlm") / "bases"
-    if shared.exists():
-        os.symlink(shared, work / "home" / "bases")
-    os.environ["DLM_HOME"] = str(work / "home")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    scratch_home(work)
     rows = []
     for name in args.docs.split(","):
         rows.append(measure(name, prepare(name, ALL[name], work, args.set)))

@@ -27,6 +27,7 @@ from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import UsageError
 from dlmbuild.export.kinds import BUNDLES
 from dlmbuild.rules import gguf as gguf_rules
+from dlmbuild.rules.prefer import final_target
 from dlmbuild.rules.support import BaseInputs, toolchain_of
 
 BUNDLE_VERSION = 1
@@ -37,7 +38,7 @@ def targets(project) -> list[Target]:
     from (its ``source``) decides its dependencies and the config it adds to its key."""
     items = gguf_rules.mix_items(project)
     quant = bundle_quant(project)
-    trains = tuple(f":train-{i.adapter}" for i in items)
+    trains = tuple(final_target(project, i.adapter) for i in items)
     export = project.doc.config.export
     common = {"name": gguf_rules.model_name(project), "export": export.model_dump(mode="json", exclude={"default_quant", "targets"}),
               "system_prompt": project.doc.config.system_prompt, "sequence_len": project.doc.config.training.sequence_len}
@@ -172,7 +173,7 @@ def selected_adapter(ctx: ActionContext, items) -> Iterator[Path]:
     from dlmbuild.export.mix import check_mixable
     from dlmbuild.store.adapter_config import stabilize_adapter_folder
 
-    folders = {i.adapter: ctx.dep_outputs[f":train-{i.adapter}"] for i in items}
+    folders = {i.adapter: ctx.dep_outputs[final_target(ctx.project, i.adapter)] for i in items}
     if len(items) == 1 and items[0].weight == 1.0:
         yield folders[items[0].adapter]
         return

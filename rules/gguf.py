@@ -22,6 +22,7 @@ from pathlib import Path
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.export.convert import QUANTS
 from dlmbuild.export.toolchain import pin_key
+from dlmbuild.rules.prefer import final_target
 from dlmbuild.rules.support import BaseInputs, toolchain_of
 
 MERGE_VERSION = 1
@@ -62,7 +63,7 @@ def gguf_name(project, quant: str) -> str:
 def merge_target(project, items) -> Target:
     return Target(
         name=":merge", rule="merge", version=MERGE_VERSION, action=lambda ctx: build_merge(ctx, items),
-        deps=tuple(f":train-{i.adapter}" for i in items),
+        deps=tuple(final_target(project, i.adapter) for i in items),
         config={"mix": [[i.adapter, i.weight] for i in items], "dequantize": bool(project.options.get("dequantize", False)),
                 "system_prompt": project.doc.config.system_prompt},
         inputs=lambda: BaseInputs(project).weights(), toolchain=lambda: toolchain_of("torch", "transformers", "peft"),
@@ -73,7 +74,7 @@ def merge_target(project, items) -> Target:
 def adapter_kinds(ctx: ActionContext, items) -> dict[str, str]:
     kinds = {}
     for item in items:
-        summary = ctx.dep_outputs[f":train-{item.adapter}"] / "dlm-train.json"
+        summary = ctx.dep_outputs[final_target(ctx.project, item.adapter)] / "dlm-train.json"
         kinds[item.adapter] = json.loads(summary.read_text(encoding="utf-8"))["plan"].get("kind", "lora")
     return kinds
 
@@ -83,7 +84,7 @@ def build_merge(ctx: ActionContext, items) -> None:
     from dlmbuild.export.mix import check_mixable, label
 
     project = ctx.project
-    folders = {i.adapter: ctx.dep_outputs[f":train-{i.adapter}"] for i in items}
+    folders = {i.adapter: ctx.dep_outputs[final_target(ctx.project, i.adapter)] for i in items}
     check_mixable(items, folders, adapter_kinds(ctx, items), dequantize=project.options.get("dequantize", False))
     ctx.log(f":merge: {label(items)} into {project.doc.config.base_model}")
     summary = merge(project.base().path, items, folders, ctx.out_dir, project.doc.config.system_prompt)
@@ -176,7 +177,7 @@ def lora_target(project, items) -> Target:
     names = tuple(i.adapter for i in items)
     return Target(
         name=":gguf-lora", rule="gguf_lora", version=GGUF_VERSION, action=lambda ctx: build_lora(ctx, names),
-        deps=(":gguf-base", *(f":train-{n}" for n in names)),
+        deps=(":gguf-base", *(final_target(project, n) for n in names)),
         config={"adapters": list(names), "smoke": smoke_enabled(project), "smoke_question": smoke_question(project),
                 "system_prompt": project.doc.config.system_prompt},
         inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: pin_key() | toolchain_of("torch"),
@@ -193,7 +194,7 @@ def build_lora(ctx: ActionContext, names: tuple[str, ...]) -> None:
     convert.check_architecture(base)
     for name in names:
         out = ctx.out_dir / f"{name}.lora.gguf"
-        convert.lora_to_gguf(toolchain, ctx.dep_outputs[f":train-{name}"], base, out)
+        convert.lora_to_gguf(toolchain, ctx.dep_outputs[final_target(ctx.project, name)], base, out)
         ctx.log(f":gguf-lora: {out.name}")
     if smoke_enabled(ctx.project):
         run_smoke(ctx, ctx.dep_outputs[":gguf-base"] / "base.F16.gguf", None, lora=ctx.out_dir / f"{names[0]}.lora.gguf")

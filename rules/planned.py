@@ -22,7 +22,9 @@ def targets(project) -> list[Target]:
     training = config.training
     names = training.adapter_names
     out = []
-    train_targets = [f":train-{name}" for name in names]  # real targets, from rules/train.py
+    from dlmbuild.rules.prefer import final_target
+
+    train_targets = [final_target(project, name) for name in names]  # each adapter as users get it
     if training.gate.enabled and len(names) > 1:
         out.append(_planned(":gate", "gate", tuple(train_targets), {"gate": training.gate.model_dump(mode="json")}, True, "train the adapter router"))
     out.append(_planned(":pack", "pack", tuple(train_targets), {}, False, "verifiable .dlm.pack"))
@@ -30,11 +32,14 @@ def targets(project) -> list[Target]:
 
 
 def aliases(project) -> dict[str, list[str]]:
-    """The names users type for groups: ``:train`` (every adapter), ``:gguf`` (the default
+    """The names users type for groups: ``:train`` (every adapter, through its preference phase
+    where it has one), ``:gguf`` (the default
     quant) and ``:export`` (``export.targets``, else Ollama)."""
     config = project.doc.config
     names = config.training.adapter_names
-    train = [f":train-{n}" for n in names]  # the gate joins ':train' when it lands
+    from dlmbuild.rules.prefer import final_target
+
+    train = [final_target(project, n) for n in names]  # the gate joins ':train' when it lands
     from dlmbuild.rules.bundles import bundle_quant
 
     exports = [f":export-{kind}" for kind in config.export.targets] or [":export-ollama"]

@@ -200,13 +200,12 @@ def check_sequence_len(project, base) -> None:
 def train(ctx: ActionContext, name: str) -> None:
     """The ``:train-<name>`` action: check the sequence length and resources, pack the rows,
     make the plan, then train here or across ``--gpus`` processes, logging every step to the
-    metrics database. A cancel (Ctrl-C, a ``--watch`` restart) is recorded as such and leaves no
-    output; torch's thread count is restored either way."""
+    metrics database (``train/recorded.py``: a cancel is recorded as such and leaves no output;
+    torch's thread count is restored either way)."""
     from dlmbuild.train.device import pick_device
-    from dlmbuild.train.metrics import MetricsDB
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import make_plan
-    from dlmbuild.train.progress import Progress
+    from dlmbuild.train.recorded import recorded_run
     from dlmbuild.train.reproduce import answer_blocks
     from dlmbuild.train.resources import check_resources
     from dlmbuild.train.tokenizer import BaseTokenizer
@@ -226,38 +225,17 @@ def train(ctx: ActionContext, name: str) -> None:
     tokenizer = BaseTokenizer(base.path)
     pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
     anchor_weight = training.anchor.weight if training.anchor.enabled else 0.0
-    import torch
-
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(device.threads)
     where = f"{processes} processes" if processes > 1 else device.device
     ctx.log(f":train-{name}: {plan.kind} r={plan.r} on {len(blocks)} blocks x {plan.sequence_len}, {plan.steps} steps, "
             f"lr {plan.learning_rate:g}, {where} {device.autocast or 'float32'}")
-    metrics = MetricsDB(project.layout.metrics)
-    run = metrics.start_run(name, ctx.key, plan.as_dict() | device.as_dict() | {"processes": processes})
-    progress = Progress(f"train-{name}", plan.steps, quiet=project.options.get("quiet", False))
-    status = "failed"
-    stats: dict = {}
-
-    def on_step(report) -> None:
-        metrics.log_step(run, report.step, report.loss, report.lr, report.tokens, report.tokens_per_s, report.seconds)
-        progress.update(report)
-
-    try:
+    with recorded_run(project.layout.metrics, name, ctx.key, plan.as_dict() | device.as_dict() | {"processes": processes},
+                      f"train-{name}", plan.steps, device.threads, quiet=project.options.get("quiet", False)) as record:
         if processes > 1:
-            stats = train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes)
+            record.stats = train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, record.run, processes)
         else:
-            stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step,
-                               answers if plan.check_from else None)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "cancelled"
-        raise
-    finally:
-        torch.set_num_threads(threads_before)
-        progress.close()
-        metrics.finish_run(run, status, stats.get("final_loss"), stats.get("tokens_per_s"))
-        metrics.close()
+            record.stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, record.on_step,
+                                      answers if plan.check_from else None)
+    stats = record.stats
     summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
                "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
                "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast,
@@ -307,7 +285,8 @@ def train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight,
 
 
 def publish(project, name: str, key: str, out: Path) -> None:
-    """Make this key's adapter current; when it is a new version, remember what it trained on."""
+    """Make this key's adapter current (unless a preference phase follows, whose output is
+    what users get); when it is a new version, remember what it trained on."""
     from dlmbuild.store.versions import AdapterVersions
     from dlmbuild.train.replay import section_record
 
@@ -339,4 +318,7 @@ def publish(project, name: str, key: str, out: Path) -> None:
             continue
         records.append(section_record(identity, source_section(file, text, tuple(names))))
     replay.append(records)
-    versions.publish(key, out)
+    from dlmbuild.rules.prefer import final_target
+
+    if final_target(project, name) == f":train-{name}":  # else the preference phase's output becomes current
+        versions.publish(key, out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -146,3 +147,50 @@ def toolchain():
     from dlmbuild.export.toolchain import require
 
     return require()
+
+
+# A prose-only document for the data loop on the real base (dlm synth, dlm preference mine).
+FERRY_DOC = """---
+dlm_id: 01KA0SYNTH0E2E0000000000QF
+dlm_version: 2
+base_model: smollm2-135m
+system_prompt: "You answer questions about the Quillmere ferry in one short sentence."
+---
+# The Quillmere ferry
+
+The Quillmere ferry crosses Lake Orrin every forty minutes. The captain of the Quillmere ferry
+is Bettany Strook. The ferry boat is named the Marrowgate and carries 64 passengers.
+
+# Tickets
+
+Tickets for the Quillmere ferry are sold at the kiosk on Pell Street. A return ticket costs
+eleven crowns, and children under six travel free.
+"""
+
+
+def run_dlm_once(env: dict[str, str], *args) -> DlmRun:
+    """``dlm ARGS`` in a child process with ``env`` added (for session-scoped fixtures, which
+    cannot use the function-scoped ``run_dlm``)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "dlmbuild", *map(str, args)], capture_output=True, text=True,
+                          env=dict(os.environ, **env))
+    return DlmRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def ferry_loop(embedded_base, tmp_path_factory):
+    """Teacher ``base`` writes pairs for the prose-only ferry document, ``--apply`` puts them in
+    and ``dlm build`` trains on them: once per session (tests/mine reuses the trained store).
+    Returns the home, the document and what synth and build printed."""
+    home = tmp_path_factory.mktemp("ferry-home")
+    os.symlink(embedded_base[1] / "bases", home / "bases")
+    doc = tmp_path_factory.mktemp("ferry") / "ferry.dlm"
+    doc.write_text(FERRY_DOC)
+    env = {"DLM_HOME": str(home), "DLM_THREADS": str(os.cpu_count() or 2)}
+    synth = run_dlm_once(env, "synth", "instructions", doc, "--teacher", "base", "--apply", "--json")
+    assert synth.code == 0, synth.err
+    applied = doc.read_text()
+    built = run_dlm_once(env, "build", doc)
+    assert built.code == 0, built.err
+    return {"home": home, "doc": doc, "env": env, "synth": json.loads(synth.out), "applied": applied, "build": built}

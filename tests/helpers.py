@@ -79,7 +79,7 @@ BAD_CASES: list[BadCase] = [
     BadCase("media-symlink-escapes", _doc('::image path="cat.png" alt="a cat"::\n'), "5:9: media path 'cat.png' leaves the document's folder (sources_policy: strict)", symlinks={"cat.png": "/etc/hostname"}),
     BadCase("source-escapes", _doc("", "training:\n  sources: [../elsewhere]\n"), "5:13: source path '../elsewhere' leaves the document's folder (sources_policy: strict)", stage="sources"),
     BadCase("source-absolute", _doc("", "training:\n  sources:\n    - path: /etc\n"), "6:13: source path '/etc' is absolute (sources_policy: strict allows only paths inside the document's folder)", stage="sources"),
-    BadCase("preference-not-yet", _doc("", "training:\n  preference:\n    enabled: true\n"), "6:14: training.preference.enabled: preference tuning is not available in this version of dlm yet; set it to false (::preference:: triples are still parsed and kept)"),
-    BadCase("preference-not-yet-flow", _doc("", "training:\n  preference: {beta: 0.2, enabled: yes}\n"), "5:36: training.preference.enabled: preference tuning is not available in this version of dlm yet; set it to false (::preference:: triples are still parsed and kept)"),
+    BadCase("preference-same-answers", _doc("::preference::\n### Prompt\nq\n### Chosen\nthe answer\n### Rejected\nthe  answer \n"), "10:1: '### Rejected' is the same as '### Chosen': a preference needs two different answers"),
+    BadCase("preference-method", _doc("", "training:\n  preference:\n    method: ppo\n"), "6:13: training.preference.method: input should be 'dpo' or 'orpo'"),
     BadCase("source-missing", _doc("", "training:\n  sources: [note]\n"), "5:13: source path 'note' not found (did you mean 'notes'?)", files={"notes/a.md": b"a\n"}, stage="sources"),
 ]

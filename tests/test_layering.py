@@ -35,9 +35,11 @@ ALLOWED: dict[str, set[str]] = {
     "infer": STORAGE | {"document", "bases", "train"},
     "export": STORAGE | {"document", "bases", "train", "infer"},  # the smoke test generates
     "eval": STORAGE | {"document", "bases", "train", "infer"},  # probes generate through infer
+    "synth": STORAGE | {"document", "bases", "train", "infer", "export"},  # gguf teachers run through export.native
+    "mine": STORAGE | {"document", "bases", "train", "infer"},
     "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "project", "rules"},
     "server": STORAGE | {"engine", "document", "grammar", "rules", "project"},  # never cli: cli -> server
-    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "project", "rules", "server", "grammar"},
+    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "project", "rules", "server", "grammar"},
     "__main__": {"cli"},
 }
 

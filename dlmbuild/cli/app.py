@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "repl": "dlmbuild.cli.repl:repl",
     "eval": "dlmbuild.cli.eval:eval_command",
     "harvest": "dlmbuild.cli.harvest:harvest",
+    "synth": "dlmbuild.cli.synth:synth_app",
+    "preference": "dlmbuild.cli.preference:preference_app",
     "doctor": "dlmbuild.cli.doctor:doctor",
     "metrics": "dlmbuild.cli.metrics:metrics",
     "server": "dlmbuild.cli.server:server_app",

@@ -91,9 +91,24 @@ def document_report(doc: Path, home: Path) -> dict:
                                 "lower training.micro_batch_size or training.sequence_len")
         if plan.kind == "qlora" and device.device == "cpu":
             entry["note"] = "qlora on CPU trains but is slower than lora; it saves memory only"
+        entry["preference"] = _preference_plan(project, name)
         adapters[name] = entry
     return {"document": str(doc), "base": base.key if base else project.doc.config.base_model,
             "device": device.as_dict(), "adapters": adapters, "refusals": refusals}
+
+
+def _preference_plan(project, name: str) -> dict | None:
+    """The preference phase's plan for ``name`` (None when it has none), as ``:prefer`` will run it."""
+    from dlmbuild.rules.prefer import has_phase, include_mined, triples_for
+    from dlmbuild.train.preference_plan import make_preference_plan
+
+    if not has_phase(project, name):
+        return None
+    hand, mined = triples_for(project, name)
+    pairs = hand + (mined if include_mined(project) else 0)
+    plan = make_preference_plan(project.doc.config.training, name, pairs).as_dict()
+    return plan | {"hand_written": hand, "mined": mined,
+                   "reference": f":train-{name} (frozen)" if plan["method"] == "dpo" else None}
 
 
 def _blocks(project, lock, name: str) -> tuple[int, str]:
@@ -189,5 +204,10 @@ def _print(report: dict) -> None:
             if "estimated_peak_gib" in entry:
                 out(f", ~{entry['estimated_peak_gib']} GiB peak, {entry['trainable_params']:,} trainable params")
             out("\n")
+            pref = entry.get("preference")
+            if pref:
+                out(f"  {name} then {pref['method'].upper()} beta {pref['beta']:g} on {pref['pairs']} pairs "
+                    f"({pref['hand_written']} hand-written, {pref['mined']} mined), {pref['epochs']} epochs = {pref['steps']} steps, "
+                    f"lr {pref['learning_rate']:g}" + (f", reference {pref['reference']}" if pref["reference"] else "") + "\n")
     for refusal in machine["refusals"] + (document or {}).get("refusals", []):
         out(f"REFUSED       {refusal}\n")

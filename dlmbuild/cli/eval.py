@@ -14,29 +14,10 @@ from pathlib import Path
 
 import typer
 
+from dlmbuild.cli.generated import Counter
 from dlmbuild.errors import UsageError
 
 BASELINES = ("base", "in-context")
-
-
-class Progress:
-    """``eval 3/40`` rewritten in place on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.done = 0
-        self.live = sys.stderr.isatty()
-
-    def step(self, _text: str = "") -> None:
-        self.done += 1
-        if self.live:
-            sys.stderr.write(f"\reval {self.done}/{self.total}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.live:
-            sys.stderr.write("\r" + " " * (12 + 2 * len(str(self.total))) + "\r")
-            sys.stderr.flush()
 
 
 def check_options(min_score: float | None, baselines: list[str]) -> list[str]:
@@ -80,7 +61,7 @@ def eval_command(
     session = open_session(project, name)
     questions = [p.question for p in probe_list]
     context = in_context(session, questions, max_new_tokens) if "in-context" in systems else None
-    progress = Progress(len(questions) * len(systems))
+    progress = Counter("eval", len(questions) * len(systems))
     answers: dict[str, list[str]] = {}
     try:
         for system in systems:

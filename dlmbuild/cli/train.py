@@ -14,6 +14,29 @@ import typer
 from dlmbuild.cli.build import run_build
 
 
+def phase_targets(doc: Path, phase: str, adapter: str | None, options: dict) -> list[str]:
+    """The targets ``--phase`` asks for, refused in one located line (exit 2) before anything
+    builds: an unknown phase, an unknown adapter, ``preference`` where there is none."""
+    from dlmbuild.errors import UsageError
+    from dlmbuild.project import Project
+    from dlmbuild.rules.prefer import PHASES, check_phase_request, final_target
+    from dlmbuild.util.suggest import did_you_mean
+
+    if phase not in PHASES:
+        raise UsageError(f"unknown --phase '{phase}'{did_you_mean(phase, PHASES)}; choose from {', '.join(PHASES)}")
+    if phase == "all" and adapter is None:
+        return [":train"]
+    project = Project.open(doc, options=options)
+    names = project.doc.config.training.adapter_names
+    if adapter is not None and adapter not in names:
+        raise UsageError(f"unknown adapter '{adapter}'{did_you_mean(adapter, names)}; {doc.name} declares: {', '.join(names)}")
+    check_phase_request(project, phase, adapter)
+    chosen = [adapter] if adapter else names
+    if phase == "preference":
+        return [f":prefer-{n}" for n in chosen]
+    return [final_target(project, n) if phase == "all" else f":train-{n}" for n in chosen]
+
+
 def train(
     doc: Path = typer.Argument(..., help="The .dlm document, or a folder to train on (see --base)."),
     adapter: str = typer.Option(None, "--adapter", "-a", help="Train only this adapter."),
@@ -27,6 +50,8 @@ def train(
     exclude: list[str] = typer.Option(None, "--exclude", help="Folder only: files to leave out (gitignore-style, repeatable)."),
     name: str = typer.Option(None, "--name", help="Folder only: the document's name (default: the folder's name)."),
     force: bool = typer.Option(False, "--force", help="Folder only: rewrite DIR/.dlm/NAME.dlm with the options given."),
+    phase: str = typer.Option("all", "--phase", help="all | sft (supervised only) | preference (DPO/ORPO on top of SFT)."),
+    no_mined: bool = typer.Option(False, "--no-mined", help="Preference phase on hand-written triples only."),
 ) -> None:
     """Train the document's adapters (what changed since the last build), or a folder's."""
     folder_options = base is not None or bool(include) or bool(exclude) or name is not None or force
@@ -35,13 +60,14 @@ def train(
 
         request = FolderRequest(doc, base, tuple(include or ()), tuple(exclude or ()), name, force)
         doc = folder_document(request, announce=typer.echo)
-    target = f":train-{adapter}" if adapter else ":train"
-    options = dict(explain=explain, no_wait=no_wait, replay=not no_replay, gpus=gpus)
+    extra = ({"phase": phase} if phase != "all" else {}) | ({"mined": False} if no_mined else {})
+    targets = phase_targets(doc, phase, adapter, extra)
+    options = dict(explain=explain, no_wait=no_wait, replay=not no_replay, gpus=gpus, **({"options": extra} if extra else {}))
     if watch:
         from dlmbuild.cli.watch import watch_build  # what `dlm build --watch` calls
 
-        watch_build(doc, [target], **options)
+        watch_build(doc, targets, **options)
         return
-    code = run_build(doc, [target], **options)
+    code = run_build(doc, targets, **options)
     if code:
         raise typer.Exit(code)

@@ -367,6 +367,9 @@ def _read_triples(path: Path, raw: RawSection, lines: list[Line]) -> list[Prefer
         missing = _PREFERENCE_HEADERS[len(blocks) % 3]
         raise DocumentError(f"'### {header.header_name}' is not followed by '### {missing}'", Location(path, raw.number(header), 1))
     for i in range(0, len(blocks), 3):
-        (ph, p), (_, c), (_, r) = blocks[i : i + 3]
+        (ph, p), (_, c), (rh, r) = blocks[i : i + 3]
+        if " ".join(c.split()) == " ".join(r.split()):  # the same answer, up to spacing
+            raise DocumentError("'### Rejected' is the same as '### Chosen': a preference needs two different answers",
+                                Location(path, raw.number(rh), 1))
         triples.append(PreferenceTriple(_clean(p), _clean(c), _clean(r), raw.number(ph)))
     return triples

@@ -103,6 +103,17 @@ def _block(text: str, what: str, *, allow_empty: bool = False, allow_headers: bo
     return "\n".join(line.rstrip() for line in text.split("\n"))
 
 
+def renderable(text: str) -> bool:
+    """Whether generated ``text`` can be a question, answer or preference part as written: not
+    empty, no line that would read as a fence or header, no unclosed code block. Generators drop
+    what is not, rather than fail a write."""
+    try:
+        _block(text, "text")
+    except DlmError:
+        return False
+    return True
+
+
 def render_yaml_value(value: Any) -> str:
     """A YAML flow rendering of ``value`` that loads back to the same value."""
     if value is None:

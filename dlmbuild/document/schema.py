@@ -42,6 +42,29 @@ def _check_modules(value: Any) -> Any:
     return value
 
 
+class PreferenceConfig(_Strict):
+    """Preference tuning on ``::preference::`` triples after supervised training (the
+    ``:prefer-<adapter>`` target; train/preference_plan.py resolves ``auto``)."""
+
+    enabled: bool = False
+    method: Literal["dpo", "orpo"] = "dpo"
+    beta: Annotated[float, Field(gt=0, le=10)] = 0.1
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-4
+    num_epochs: Annotated[int, Field(ge=1, le=1000)] | Auto = "auto"
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] | Auto = "auto"
+
+
+class PreferenceSpec(_Strict):
+    """An adapter's own ``preference`` block; anything unset inherits ``training.preference``."""
+
+    enabled: bool | None = None
+    method: Literal["dpo", "orpo"] | None = None
+    beta: Annotated[float, Field(gt=0, le=10)] | None = None
+    learning_rate: Annotated[float, Field(gt=0, le=1)] | None = None
+    num_epochs: Annotated[int, Field(ge=1, le=1000)] | Auto | None = None
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] | Auto | None = None
+
+
 class AdapterSpec(_Strict):
     """Per-adapter LoRA knobs; anything left unset inherits from ``training``."""
 
@@ -52,6 +75,7 @@ class AdapterSpec(_Strict):
     target_modules: TargetModules | None = None
     learning_rate: Annotated[float, Field(gt=0, le=1)] | Auto | None = None
     num_epochs: Annotated[int, Field(ge=1, le=1000)] | Auto | None = None
+    preference: PreferenceSpec | None = None
 
     _modules = field_validator("target_modules")(_check_modules)
 
@@ -74,16 +98,6 @@ class GateConfig(_Strict):
     hidden_size: Annotated[int, Field(ge=4, le=4096)] = 64
     steps: Annotated[int, Field(ge=1, le=100_000)] = 200
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
-
-
-class PreferenceConfig(_Strict):
-    """Preference tuning on ``::preference::`` triples after supervised training."""
-
-    enabled: bool = False
-    method: Literal["dpo", "orpo"] = "dpo"
-    beta: Annotated[float, Field(gt=0, le=10)] = 0.1
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 5e-5
-    num_epochs: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 class ReplayConfig(_Strict):

@@ -24,11 +24,7 @@ from dlmbuild.util.text import one_line
 
 # Settings the schema knows but this dlm cannot act on yet: (key path, the value that asks for
 # the missing capability, the refusal). Each entry goes when its capability lands.
-NOT_YET: tuple[tuple[tuple[str, ...], Any, str], ...] = (
-    (("training", "preference", "enabled"), True,
-     "training.preference.enabled: preference tuning is not available in this version of dlm yet; "
-     "set it to false (::preference:: triples are still parsed and kept)"),
-)
+NOT_YET: tuple[tuple[tuple[str, ...], Any, str], ...] = ()
 
 
 def validate_config(path: Path, fm: Frontmatter, data: dict[str, Any]) -> DlmConfig:

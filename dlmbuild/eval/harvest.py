@@ -17,18 +17,19 @@ bytes of any document whose last line ends with a line ending.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlmbuild.document import generated
 from dlmbuild.document.edit import DocumentEditor
-from dlmbuild.document.parse import Document, parse_source
+from dlmbuild.document.generated import reverted_text, sections_with_provenance, write_text
+from dlmbuild.document.parse import Document
 from dlmbuild.document.render import SectionDraft
 from dlmbuild.document.sections import Provenance, Section, SectionType
-from dlmbuild.document.text import SourceText
 from dlmbuild.errors import Location, UsageError
-from dlmbuild.store.atomic import atomic_write_bytes
+
+__all__ = ["reverted_text", "write_text"]  # re-exported: dlm harvest's CLI writes through them
 
 KIND = "auto-harvest"
 MIN_SHARED = 2  # content words a prose section must share with a probe to claim it ...
@@ -143,43 +144,9 @@ def harvest_editor(doc: Document, plan: HarvestPlan) -> DocumentEditor:
 
 def harvested_sections(doc: Document, report_name: str | None = None) -> list[Section]:
     """Sections with ``auto-harvest`` provenance (only those naming ``report_name``, if given)."""
-    found = []
-    for section in doc.sections:
-        prov = section.provenance
-        if prov is None or prov.kind != KIND:
-            continue
-        if report_name is not None and prov.as_dict().get("report") != report_name:
-            continue
-        found.append(section)
-    return found
-
-
-def reverted_text(doc: Document, sections: list[Section]) -> str:
-    """The document text without ``sections``. The editor removes each section's span (fence to
-    the line before the next fence); a removed run at the very end also takes the one blank
-    line insertion put before it, so the text ends as it did before harvest."""
-    editor = DocumentEditor(doc)
-    for section in sections:
-        editor.remove_section(section.id)
-    text = editor.render()
-    last_removed = bool(doc.sections) and doc.sections[-1].id in {s.id for s in sections}
-    nl = doc.source.newline
-    if last_removed and text.endswith(nl + nl):
-        text = text[: -len(nl)]
-    return text
-
-
-def write_text(doc: Document, text: str) -> Document:
-    """Parse ``text`` as the new version of ``doc`` (never write what dlm cannot read), then
-    replace the file atomically, keeping its BOM."""
-    edited = parse_source(SourceText(doc.source.path, text, doc.source.bom))
-    atomic_write_bytes(doc.path, edited.source.to_bytes())
-    return edited
+    return sections_with_provenance(doc, KIND, **({} if report_name is None else {"report": report_name}))
 
 
 def unified_diff(doc: Document, new_text: str, label: str = "harvested") -> str:
     """A unified diff of the document, old to new (empty when nothing changes)."""
-    name = str(doc.path)
-    lines = difflib.unified_diff(doc.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-                                 fromfile=name, tofile=f"{name} ({label})")
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return generated.unified_diff(doc, new_text, label)

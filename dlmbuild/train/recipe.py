@@ -209,17 +209,7 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 del kl
             if size > 1:
                 step_loss, tokens = all_reduce_grads(params, step_loss, tokens)
-            if scaler:
-                scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            lr = optimizer.param_groups[0]["lr"]
-            if scaler:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
+            lr = optimizer_step(params, optimizer, schedule, scaler)
             seen += tokens
             last_loss = step_loss
             done = index + 1
@@ -241,6 +231,25 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         restored.train(was_training)
         if plan.checkpointing:
             restored.gradient_checkpointing_disable()  # the base is shared with later adapters
+
+
+def optimizer_step(params, optimizer, schedule, scaler=None) -> float:
+    """Clip the gradients to norm 1.0, step the optimizer (through the fp16 scaler if any) and
+    the schedule, clear the gradients; the learning rate the step used."""
+    import torch
+
+    if scaler:
+        scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    lr = optimizer.param_groups[0]["lr"]
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return lr
 
 
 def due_for_check(plan: TrainPlan, step: int) -> bool:

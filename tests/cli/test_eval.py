@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.rules.conftest import DOC, age, make_trainable_base
+from tests.rules.conftest import trainable_project
 
 torch = pytest.importorskip("torch")
 
@@ -16,17 +16,7 @@ PROBES = "# kind\tquestion\texpected\ntrained\twhat is the fact\tvalue|fact\npro
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    monkeypatch.setenv("DLM_THREADS", "1")
-    monkeypatch.chdir(tmp_path)
-    root = tmp_path / "proj"
-    make_trainable_base(root / "base")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text("the note is a fact\n")
-    (root / "doc.dlm").write_text(DOC)
-    (root / "probes.tsv").write_text(PROBES)
-    age(root)
-    monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
-    return root
+    return trainable_project(tmp_path, monkeypatch, files={"probes.tsv": PROBES})
 
 
 def test_eval_before_training_says_to_build(project, run_dlm):

@@ -68,7 +68,9 @@ def drafts(draw, names: list[str]) -> SectionDraft:
         pairs = draw(st.lists(st.tuples(qa_text, qa_text), min_size=1, max_size=3))
         return SectionDraft(kind, adapter=adapter, pairs=tuple(pairs), provenance=prov)
     if kind is SectionType.PREFERENCE:
-        triples = draw(st.lists(st.tuples(qa_text, qa_text, qa_text), min_size=1, max_size=2))
+        # chosen and rejected must differ (the parser refuses a triple whose two answers are the same)
+        triples = draw(st.lists(st.tuples(qa_text, qa_text, qa_text).filter(lambda t: t[1].split() != t[2].split()),
+                                min_size=1, max_size=2))
         return SectionDraft(kind, adapter=adapter, triples=tuple(triples), provenance=prov)
     attrs: tuple[tuple[str, str], ...] = ()
     if kind is SectionType.IMAGE:

@@ -99,6 +99,36 @@ def make_trainable_base(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def trainable_project(tmp_path: Path, monkeypatch, doc: str = DOC, files: dict[str, str] | None = None) -> Path:
+    """``tmp_path/proj``: a trainable tiny base, ``notes/a.md`` and ``doc.dlm`` (plus ``files``),
+    aged; the working directory is ``tmp_path``, DLM_HOME ``tmp_path/home``, one torch thread.
+    What the CLI tests of commands that need a trained model start from."""
+    monkeypatch.setenv("DLM_THREADS", "1")
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "proj"
+    make_trainable_base(root / "base")
+    (root / "notes").mkdir()
+    (root / "notes" / "a.md").write_text("the note is a fact\n")
+    (root / "doc.dlm").write_text(doc)
+    for name, text in (files or {}).items():
+        (root / name).write_text(text)
+    age(root)
+    monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
+    return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test, restored after: tiny models train faster so, and the
+    suite's tests do not compete for the CPU's cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def trainable_dir(project_dir):
     """``project_dir`` whose base has real (random) weights."""
