@@ -37,12 +37,16 @@ def include_mined(project) -> bool:
     return project.options.get("mined", True)
 
 
+def is_mined(section) -> bool:
+    return section.provenance is not None and section.provenance.kind == MINED
+
+
 def triples_for(project, name: str) -> tuple[int, int]:
     """(hand-written, mined) triples the document routes to ``name``."""
     hand = mined = 0
     for section in project.doc.sections:
         if section.type is SectionType.PREFERENCE and name in section.adapters:
-            if section.provenance is not None and section.provenance.kind == MINED:
+            if is_mined(section):
                 mined += len(section.triples)
             else:
                 hand += len(section.triples)
@@ -125,7 +129,7 @@ def prefer_target(project, name: str) -> Target:
 
 
 def mined_ids(project) -> set[str]:
-    return {s.id for s in project.doc.sections if s.provenance is not None and s.provenance.kind == MINED}
+    return {s.id for s in project.doc.sections if is_mined(s)}
 
 
 def build_prefs(ctx: ActionContext, name: str) -> None:
@@ -133,7 +137,8 @@ def build_prefs(ctx: ActionContext, name: str) -> None:
     ``sequence_len`` refused at its line."""
     project = ctx.project
     seq = project.doc.config.training.sequence_len
-    skip = set() if include_mined(project) else mined_ids(project)
+    mined_sections = mined_ids(project)
+    skip = set() if include_mined(project) else mined_sections
     entries = [e for e in tokenize.read_index(ctx.dep_outputs[":tokenize"]) if name in e["adapters"]
                and e["type"] == SectionType.PREFERENCE.value and e["id"] not in skip]
     by_id = {s.id: s for s in project.doc.sections}
@@ -148,7 +153,7 @@ def build_prefs(ctx: ActionContext, name: str) -> None:
                 raise DocumentError(f"preference triple is {longest} tokens, longer than training.sequence_len {seq}; "
                                     "shorten it or raise sequence_len", Location(project.doc.path, line, 1))
             pairs.append({k: row[k] for k in ("prompt_ids", "chosen_ids", "rejected_ids")})
-        mined += len(rows) if entry["id"] in mined_ids(project) else 0
+        mined += len(rows) if entry["id"] in mined_sections else 0
     with open(ctx.out_dir / PAIRS, "w", encoding="utf-8") as out:
         for pair in pairs:
             out.write(json.dumps(pair, separators=(",", ":")) + "\n")

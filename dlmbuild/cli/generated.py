@@ -28,11 +28,16 @@ class Counter:
             sys.stderr.flush()
 
 
-def write_generated(document, new_text: str, summary: str, quiet: bool = False) -> None:
-    """Write ``new_text`` as the document (parsed first, atomic) and say ``summary``."""
+def apply_generated(document, count: int, new_text: Callable[[], str], summary: str, quiet: bool = False) -> None:
+    """Write ``new_text()`` as the document (parsed first, atomic) and say ``summary``; with
+    nothing generated (``count`` 0), say so and leave the file alone."""
     from dlmbuild.document.generated import write_text
 
-    write_text(document, new_text)
+    if not count:
+        if not quiet:
+            print(f"nothing to apply; {document.path} unchanged")
+        return
+    write_text(document, new_text())
     if not quiet:
         print(f"{summary} into {document.path}")
 

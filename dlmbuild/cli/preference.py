@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from dlmbuild.cli.generated import Counter, revert_generated, write_generated
+from dlmbuild.cli.generated import Counter, apply_generated, revert_generated
 from dlmbuild.errors import UsageError
 
 preference_app = typer.Typer(help="Mine preference triples from the current adapter; stage, apply, revert.",
@@ -100,11 +100,8 @@ def mine_command(
 def _apply(document, stage, route, quiet: bool = False) -> None:
     from dlmbuild.mine.writeback import applied_text
 
-    if not stage.triples:
-        if not quiet:
-            print(f"nothing to apply; {document.path} unchanged")
-        return
-    write_generated(document, applied_text(document, stage, route), f"wrote {len(stage.triples)} triple(s) of run {stage.run}", quiet)
+    apply_generated(document, len(stage.triples), lambda: applied_text(document, stage, route),
+                    f"wrote {len(stage.triples)} triple(s) of run {stage.run}", quiet)
 
 
 @preference_app.command("list")

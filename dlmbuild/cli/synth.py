@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from dlmbuild.cli.generated import Counter, revert_generated, write_generated
+from dlmbuild.cli.generated import Counter, apply_generated, revert_generated
 from dlmbuild.errors import UsageError
 
 synth_app = typer.Typer(help="Synthesize Q/A pairs from the document's prose with a teacher model.",
@@ -140,11 +140,8 @@ def instructions(
 def _apply(document, stage, route: str | None, quiet: bool = False) -> None:
     from dlmbuild.synth.writeback import applied_text
 
-    if not stage.pairs:
-        if not quiet:
-            print(f"nothing to apply; {document.path} unchanged")
-        return
-    write_generated(document, applied_text(document, stage, route), f"wrote {len(stage.pairs)} pair(s) of run {stage.run}", quiet)
+    apply_generated(document, len(stage.pairs), lambda: applied_text(document, stage, route),
+                    f"wrote {len(stage.pairs)} pair(s) of run {stage.run}", quiet)
 
 
 @synth_app.command("list")
