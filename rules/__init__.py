@@ -13,8 +13,8 @@ DEFAULT_TARGET = ":train"
 
 def graph_for(project) -> Graph:
     """Every target of ``project`` and the aliases users type, as one checked graph."""
-    from dlmbuild.rules import bundles, gguf, planned, prefer, tokenize, train
+    from dlmbuild.rules import bundles, gate, gguf, planned, prefer, tokenize, train
 
     targets = (tokenize.targets(project) + train.targets(project) + prefer.targets(project) + gguf.targets(project) + bundles.targets(project)
-               + planned.targets(project))
+               + gate.targets(project) + planned.targets(project))
     return Graph(targets, planned.aliases(project))

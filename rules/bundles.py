@@ -2,7 +2,8 @@
 
 - ``:export-ollama``: the GGUF and a Modelfile (``FROM`` the merged GGUF, the chat template
   translated to Ollama's template language, stop tokens, sampling defaults, system prompt).
-- ``:export-llama-server``: the GGUF, ``chat-template.jinja`` and ``launch.sh``.
+- ``:export-llama-server``: the GGUF, ``chat-template.jinja`` and ``launch.sh``; with the gate
+  on, the base GGUF, every LoRA GGUF, the gate and a ``launch.sh`` that serves them routed.
 - ``:export-vllm``: the merged HF folder, ``config.yaml`` (``max-model-len`` = sequence_len) and
   ``launch.sh``.
 - ``:export-mlx-serve``: the adapter in mlx-lm's format and ``launch.sh``.
@@ -47,9 +48,14 @@ def targets(project) -> list[Target]:
     out = []
     for kind in BUNDLES:
         deps, extra = by_source[kind.source]
+        action = ACTIONS[kind.name]
+        if kind.name == "llama-server" and routed_bundle(project):
+            deps = (":gguf-base", ":gguf-lora", ":gate")
+            extra = {"routed": True, "adapters": [i.adapter for i in items], "routing": project.doc.config.training.gate.routing()}
+            action = build_routed_llama_server
         out.append(Target(
             name=f":export-{kind.name}", rule=f"export_{kind.name.replace('-', '_')}", version=BUNDLE_VERSION,
-            action=_action(ACTIONS[kind.name], items), deps=deps, config=common | extra,
+            action=_action(action, items), deps=deps, config=common | extra,
             inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: toolchain_of("transformers", "peft"),
             description=kind.description, publish=_publisher(project, kind.name),
         ))
@@ -133,20 +139,77 @@ def build_llama_server(ctx: ActionContext, items) -> None:
     """The GGUF, the chat template as a file (llama-server's ``--jinja`` reads it; the GGUF
     embeds the same one) and ``launch.sh``."""
     from dlmbuild.export.launchers import llama_server_script
-    from dlmbuild.export.merge import with_default_system
-    from dlmbuild.train.tokenizer import BaseTokenizer
 
     project = ctx.project
     config = project.doc.config
     name = _copy_gguf(ctx)
-    template = BaseTokenizer(project.base().path).chat_template or ""
-    if config.system_prompt and template:  # the same template the GGUF embeds (see export.merge)
-        template = with_default_system(template, config.system_prompt)
-    (ctx.out_dir / "chat-template.jinja").write_text(template, encoding="utf-8")
+    write_chat_template(ctx)
     script = ctx.out_dir / "launch.sh"
     script.write_text(llama_server_script(name, ctx=config.training.sequence_len, temperature=config.export.default_temperature,
                                           top_p=config.export.default_top_p), encoding="utf-8")
     script.chmod(0o755)
+
+
+def write_chat_template(ctx: ActionContext) -> None:
+    """``chat-template.jinja``: the base's template with the document's system prompt as its
+    default, the same one the GGUF embeds (see export.merge), for llama-server's ``--jinja``."""
+    from dlmbuild.export.merge import with_default_system
+    from dlmbuild.train.tokenizer import BaseTokenizer
+
+    system = ctx.project.doc.config.system_prompt
+    template = BaseTokenizer(ctx.project.base().path).chat_template or ""
+    if system and template:
+        template = with_default_system(template, system)
+    (ctx.out_dir / "chat-template.jinja").write_text(template, encoding="utf-8")
+
+
+def routed_bundle(project) -> bool:
+    """A llama-server bundle routes (base + every LoRA + the gate) when the gate is on and the
+    export takes every adapter as trained (no ``--adapter`` / ``--adapter-mix``)."""
+    from dlmbuild.rules.gate import enabled
+
+    return enabled(project) and not project.options.get("adapter") and not project.options.get("adapter_mix")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "chat_template.json")
+
+
+def build_routed_llama_server(ctx: ActionContext, items) -> None:
+    """A multi-adapter llama-server bundle that routes like ``dlm serve``: the base GGUF, each
+    adapter's LoRA GGUF, the gate, the base's tokenizer files, ``serve.json`` (what ``dlm serve
+    BUNDLE`` reads) and a ``launch.sh`` that runs it (or, without dlm, llama-server with every
+    LoRA at scale 1, unrouted, and says so)."""
+    from dlmbuild.export.launchers import routed_server_script
+    from dlmbuild.gate.feature_model import FEATURES_FILE
+    from dlmbuild.gate.router import SUMMARY_FILE, WEIGHTS_FILE
+    from dlmbuild.serve.spec import SPEC_FILE, ServeSpec
+
+    project = ctx.project
+    config = project.doc.config
+    out = ctx.out_dir
+    names = [i.adapter for i in items]
+    shutil.copyfile(ctx.dep_outputs[":gguf-base"] / "base.F16.gguf", out / "base.F16.gguf")
+    for name in names:
+        shutil.copyfile(ctx.dep_outputs[":gguf-lora"] / f"{name}.lora.gguf", out / f"{name}.lora.gguf")
+    (out / "gate").mkdir()
+    for file in (SUMMARY_FILE, WEIGHTS_FILE, FEATURES_FILE):
+        shutil.copyfile(ctx.dep_outputs[":gate"] / file, out / "gate" / file)
+    (out / "tokenizer").mkdir()
+    base = Path(project.base().path)
+    for file in TOKENIZER_FILES:
+        if (base / file).is_file():
+            shutil.copyfile(base / file, out / "tokenizer" / file)
+    spec = ServeSpec(name=gguf_rules.model_name(project), base_gguf=out / "base.F16.gguf",
+                     loras={n: out / f"{n}.lora.gguf" for n in names}, tokenizer_dir=out / "tokenizer",
+                     system_prompt=config.system_prompt, temperature=config.export.default_temperature,
+                     top_p=config.export.default_top_p, n_ctx=max(2048, config.training.sequence_len), gate_dir=out / "gate",
+                     routing=config.training.gate.routing())
+    (out / SPEC_FILE).write_text(json.dumps(spec.to_json(out), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_chat_template(ctx)
+    script = out / "launch.sh"
+    script.write_text(routed_server_script(names, ctx=spec.n_ctx), encoding="utf-8")
+    script.chmod(0o755)
+    ctx.log(f":export-llama-server: routed bundle: base, {len(names)} LoRA GGUFs and the gate")
 
 
 def build_vllm(ctx: ActionContext, items) -> None:

@@ -1,4 +1,5 @@
-"""Helpers shared by rules: the base's contribution to keys, and toolchain versions."""
+"""Helpers shared by rules: the base's and the sections' contributions to keys, and toolchain
+versions."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ class BaseInputs:
         """The weights as well as the tokenizer: for targets that run the model (train, merge)."""
         base = self.project.base()
         return {"base:weights": base.weights_hash, **self.tokenizer()}
+
+
+def routed_section_inputs(project) -> dict[str, str]:
+    """Each section's id with the adapters it trains (``section:<id>`` -> ``a,b``): a section
+    moved to another adapter changes the key of every target that reads routed rows. Two
+    sections with the same id (the same text twice) join their routings with ``;``."""
+    named: dict[str, str] = {}
+    for section in project.doc.sections:
+        name = f"section:{section.id}"
+        routed = ",".join(section.adapters)
+        named[name] = routed if name not in named else named[name] + f";{routed}"
+    return named
 
 
 @lru_cache(maxsize=None)

@@ -27,7 +27,7 @@ from dlmbuild.document.sources import read_source_section, source_adapters
 from dlmbuild.engine.hashing import hash_json, hash_text
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
-from dlmbuild.rules.support import BaseInputs, toolchain_of
+from dlmbuild.rules.support import BaseInputs, routed_section_inputs, toolchain_of
 from dlmbuild.train.tokenizer import FALLBACK_CHAT_TEMPLATE
 from dlmbuild.util import memo
 from dlmbuild.util.filesig import signature
@@ -51,11 +51,7 @@ def targets(project) -> list[Target]:
     config = project.doc.config
 
     def inputs() -> dict[str, str]:
-        named: dict[str, str] = {}
-        for section in project.doc.sections:
-            name = f"section:{section.id}"
-            routed = ",".join(section.adapters)
-            named[name] = routed if name not in named else named[name] + f";{routed}"
+        named = routed_section_inputs(project)
         for rel, digest in project.source_hashes.items():
             named[f"file:{rel}"] = digest
         named.update(BaseInputs(project).tokenizer())

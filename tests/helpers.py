@@ -83,3 +83,12 @@ BAD_CASES: list[BadCase] = [
     BadCase("preference-method", _doc("", "training:\n  preference:\n    method: ppo\n"), "6:13: training.preference.method: input should be 'dpo' or 'orpo'"),
     BadCase("source-missing", _doc("", "training:\n  sources: [note]\n"), "5:13: source path 'note' not found (did you mean 'notes'?)", files={"notes/a.md": b"a\n"}, stage="sources"),
 ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for servers tests start)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

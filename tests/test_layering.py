@@ -37,9 +37,11 @@ ALLOWED: dict[str, set[str]] = {
     "eval": STORAGE | {"document", "bases", "train", "infer"},  # probes generate through infer
     "synth": STORAGE | {"document", "bases", "train", "infer", "export"},  # gguf teachers run through export.native
     "mine": STORAGE | {"document", "bases", "train", "infer"},
-    "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "project", "rules"},
+    "gate": STORAGE | {"document", "export"},  # features come from llama.cpp, run through export.native
+    "serve": STORAGE | {"train", "gate", "export"},  # tokenizer, router, worker isolation
+    "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "gate", "serve", "project", "rules"},
     "server": STORAGE | {"engine", "document", "grammar", "rules", "project"},  # never cli: cli -> server
-    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "project", "rules", "server", "grammar"},
+    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "project", "rules", "server", "grammar"},
     "__main__": {"cli"},
 }
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "dlmbuild.cli.doctor:doctor",
     "metrics": "dlmbuild.cli.metrics:metrics",
     "server": "dlmbuild.cli.server:server_app",
+    "serve": "dlmbuild.cli.serve:serve",
 }
 
 

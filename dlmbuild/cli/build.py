@@ -52,9 +52,10 @@ def build(
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
               home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1,
-              options: dict | None = None, json_line: bool = False) -> int:
+              options: dict | None = None, json_line: bool = False, collect: dict | None = None) -> int:
     """Build ``targets`` and return the exit code; ``options`` are extra flags rules read
-    (export: quant, adapter, out...). ``cancel`` (a threading.Event) stops the build as Ctrl-C
+    (export: quant, adapter, out...). ``collect``, when given, receives each built or cached
+    target's output folder by name (how ``dlm serve`` finds the GGUFs it serves). ``cancel`` (a threading.Event) stops the build as Ctrl-C
     does (``--watch`` sets it when a change arrives). With ``as_json``, ``json_line`` prints the
     results on one line instead of indented (one line per build under ``--watch --json``)."""
     started_ns = time.time_ns()
@@ -79,6 +80,8 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 # --gpus make other adapters, and their stamps would share its key.
                 if replay and gpus == 1 and not options and all(r.status in ("built", "cached") for r in results):
                     _stamp(project, targets, results, started_ns)
+    if collect is not None:
+        collect.update({r.name: r.out_dir for r in results if r.out_dir is not None and r.status in ("built", "cached")})
     if as_json:
         typer.echo(json.dumps([r.as_json() for r in results], indent=None if json_line else 1))
     failed = [r for r in results if r.status == "failed"]

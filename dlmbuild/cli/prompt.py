@@ -1,4 +1,5 @@
-"""``dlm prompt DOC "text"``: one answer from the current adapter version, streamed."""
+"""``dlm prompt DOC "text"``: one answer from the current adapter versions, streamed; on a
+multi-adapter document, from the adapters ``--adapter``, ``--adapter-mix`` or the gate choose."""
 
 from __future__ import annotations
 
@@ -27,21 +28,30 @@ def sampling_options(project, max_new_tokens, temp, top_p, seed):
 def prompt(
     doc: Path = typer.Argument(..., help="The .dlm document."),
     text: str = typer.Argument(..., help="The question or instruction; '-' reads it from stdin."),
-    adapter: str = typer.Option(None, "--adapter", "-a", help="Which adapter (required when the document declares several)."),
+    adapter: str = typer.Option(None, "--adapter", "-a", help="Answer with this adapter alone."),
+    adapter_mix: str = typer.Option(None, "--adapter-mix", help="Weighted sum of adapters, e.g. knowledge:0.7,tone:0.3."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, max=32768),
     temp: float = typer.Option(None, "--temp", min=0.0, max=2.0, help="Sampling temperature; 0 is greedy (default: export.default_temperature)."),
     top_p: float = typer.Option(None, "--top-p", min=0.01, max=1.0, help="Nucleus sampling mass (default: export.default_top_p)."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling (the same seed gives the same answer)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the adapters used and their weights."),
 ) -> None:
-    """Ask the trained model a question."""
-    from dlmbuild.infer.session import ChatSession, choose_adapter, current_version
+    """Ask the trained model a question (a multi-adapter document with the gate on is routed)."""
+    from dlmbuild.cli.routing import fixed_weights, open_gate, say_weights
+    from dlmbuild.infer.session import ChatSession, current_version
     from dlmbuild.project import Project
 
     project = Project.open(doc, materialize_base=True)
-    name = choose_adapter(project, adapter)
-    current_version(project, name)  # refuse before the slow load when nothing is trained yet
+    weights = fixed_weights(project, adapter, adapter_mix)
+    for name in weights or project.doc.config.training.adapter_names:
+        current_version(project, name)  # refuse before the slow load when nothing is trained yet
     question = sys.stdin.read() if text == "-" else text
-    session = ChatSession.open(project, name)
+    if weights is None:
+        weights = open_gate(doc).weights(question)
+    if verbose:
+        say_weights(weights)
+    session = ChatSession.open(project, next(iter(weights)))
+    session.use(weights)
     settings = sampling_options(project, max_new_tokens, temp, top_p, seed)
     session.ask(question, settings, stream)
     sys.stdout.write("\n")

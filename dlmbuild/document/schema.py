@@ -92,12 +92,32 @@ class SourceSpec(_Strict):
 
 
 class GateConfig(_Strict):
-    """A learned router that picks adapter weights per prompt (multi-adapter documents)."""
+    """A learned router that picks adapter weights per prompt (multi-adapter documents).
+
+    ``hidden_size``, ``steps`` and ``learning_rate`` shape the training of ``:gate``; the rest
+    shape how its output becomes weights at prompt and serve time, and retrain nothing:
+    ``temperature`` divides the gate's logits before the softmax (higher mixes more),
+    ``top_k`` keeps the k heaviest adapters and renormalises (1: route to one adapter),
+    ``fallback`` is the adapter used alone when the heaviest weight is below ``min_confidence``.
+    """
 
     enabled: bool = False
     hidden_size: Annotated[int, Field(ge=4, le=4096)] = 64
     steps: Annotated[int, Field(ge=1, le=100_000)] = 200
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    temperature: Annotated[float, Field(gt=0, le=100)] = 1.0
+    top_k: Annotated[int, Field(ge=1, le=64)] = 1
+    fallback: str | None = None
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    def routing(self) -> dict:
+        """The settings that turn gate probabilities into weights (no retraining when they change)."""
+        return {"temperature": self.temperature, "top_k": self.top_k, "fallback": self.fallback,
+                "min_confidence": self.min_confidence}
+
+    def training_slice(self) -> dict:
+        """The settings that change the trained gate: what enters ``:gate``'s key."""
+        return {"hidden_size": self.hidden_size, "steps": self.steps, "learning_rate": self.learning_rate}
 
 
 class ReplayConfig(_Strict):

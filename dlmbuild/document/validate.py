@@ -36,7 +36,26 @@ def validate_config(path: Path, fm: Frontmatter, data: dict[str, Any]) -> DlmCon
         errors.sort(key=lambda e: (e.location.line or 0, e.location.col or 0))
         raise errors[0] from None
     _refuse_not_yet(path, fm, config)
+    _check_gate(path, fm, config)
     return config
+
+
+def _check_gate(path: Path, fm: Frontmatter, config: DlmConfig) -> None:
+    """A gate routes between adapters: on a one-adapter document it has nothing to choose, and
+    a fallback must be an adapter the document declares. Located at the offending key."""
+    gate = config.training.gate
+    names = config.training.adapter_names
+    keys: tuple[str, ...] = ()
+    if gate.enabled and len(names) < 2:
+        keys, message = ("training", "gate", "enabled"), (
+            f"training.gate needs two or more adapters to route between; this document declares one ('{names[0]}')")
+    elif gate.fallback is not None and gate.fallback not in names:
+        keys, message = ("training", "gate", "fallback"), (
+            f"training.gate.fallback: unknown adapter '{gate.fallback}'{did_you_mean(gate.fallback, names)}; "
+            f"declared: {', '.join(names)}")
+    if keys:
+        key_node, value_node = fm.find(keys)
+        raise DocumentError(message, _where(path, fm, value_node if value_node is not None else key_node))
 
 
 def _refuse_not_yet(path: Path, fm: Frontmatter, config: DlmConfig) -> None:

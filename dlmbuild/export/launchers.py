@@ -43,6 +43,24 @@ exit 1
 """
 
 
+def routed_server_script(adapters: list[str], *, ctx: int, port: int = 8080) -> str:
+    """Serves a routed bundle with ``dlm serve`` (the gate picks each request's adapters);
+    without dlm, llama-server with every LoRA at scale 1 (their plain sum, unrouted), saying so.
+    A non-loopback ``HOST`` needs ``DLM_SERVE_API_KEY``, which ``dlm serve`` reads itself."""
+    loras = " ".join(f'--lora "$HERE/"{shlex.quote(name + ".lora.gguf")}' for name in adapters)
+    return HEADER.format(title="Serve this document's adapters, routed by its gate (OpenAI-compatible API on /v1).", port=port) + f"""if "$PY" -c "import dlmbuild" >/dev/null 2>&1; then
+  exec "$PY" -m dlmbuild serve "$HERE" --host "$HOST" --port "$PORT" --threads "$THREADS"
+fi
+if command -v llama-server >/dev/null 2>&1; then
+  echo "launch.sh: dlm is not installed for $PY, so requests are not routed: every adapter is applied at scale 1" >&2
+  exec llama-server -m "$HERE/base.F16.gguf" {loras} --host "$HOST" --port "$PORT" -t "$THREADS" -c {ctx} \\
+    --jinja --chat-template-file "$HERE/chat-template.jinja"
+fi
+echo "launch.sh: install dlm (routed serving) or llama.cpp's llama-server for $PY (or set PYTHON)" >&2
+exit 1
+"""
+
+
 def vllm_script(*, served_name: str, port: int = 8000) -> str:
     """``vllm serve`` on the bundle's merged model folder with its ``config.yaml``."""
     name = shlex.quote(served_name)

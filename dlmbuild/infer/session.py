@@ -16,13 +16,18 @@ from dlmbuild.store.versions import AdapterVersion, AdapterVersions
 
 def choose_adapter(project, requested: str | None) -> str:
     """The adapter to prompt: the one asked for, or the only one there is."""
+    from dlmbuild.util.suggest import did_you_mean
+
     names = project.doc.config.training.adapter_names
     if requested is None:
         if len(names) == 1:
             return names[0]
-        raise UsageError(f"{project.doc.path.name} declares adapters {', '.join(names)}; choose one with --adapter NAME")
+        hint = "" if project.doc.config.training.gate.enabled else ", or set training.gate.enabled: true to route each prompt"
+        raise UsageError(f"{project.doc.path.name} declares adapters {', '.join(names)}; choose one with --adapter NAME "
+                         f"or mix them with --adapter-mix NAME:W,...{hint}")
     if requested not in names:
-        raise UsageError(f"unknown adapter '{requested}'; {project.doc.path.name} declares: {', '.join(names)}")
+        raise UsageError(f"unknown adapter '{requested}'{did_you_mean(requested, names)}; "
+                         f"{project.doc.path.name} declares: {', '.join(names)}")
     return requested
 
 
@@ -54,21 +59,24 @@ def check_same_base(project, version: AdapterVersion) -> None:
 @dataclass
 class ChatSession:
     """The base model loaded once, with each adapter loaded on first use and kept, so
-    ``/adapter`` in ``dlm repl`` switches without reloading the base."""
+    ``/adapter`` in ``dlm repl`` switches without reloading the base, and a weighted mix (the
+    gate's, or ``--adapter-mix``) costs no reload either: see ``use``."""
 
     project: object
     adapter: str
     model: object = None
     tokenizer: object = None
     loaded: dict[str, AdapterVersion] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def open(cls, project, adapter: str) -> ChatSession:
         session = cls(project, adapter)
-        session._load(adapter)
+        session.use({adapter: 1.0})
         return session
 
     def _load(self, name: str) -> None:
+        """Load ``name``'s current version beside the others (the base on the first call)."""
         import torch
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
@@ -76,6 +84,8 @@ class ChatSession:
         from dlmbuild.train.base_model import quiet_transformers
         from dlmbuild.train.tokenizer import BaseTokenizer
 
+        if name in self.loaded:
+            return
         version = current_version(self.project, name)
         check_same_base(self.project, version)
         if self.model is None:
@@ -84,16 +94,26 @@ class ChatSession:
             model = AutoModelForCausalLM.from_pretrained(str(base.path), dtype=torch.float32)
             self.model = PeftModel.from_pretrained(model, str(version.path), adapter_name=name)
             self.tokenizer = BaseTokenizer(Path(base.path))
-        elif name not in self.loaded:
+        else:
             self.model.load_adapter(str(version.path), adapter_name=name)
-        self.model.set_adapter(name)
         self.model.eval()
         self.loaded[name] = version
-        self.adapter = name
+
+    def use(self, weights: dict[str, float]) -> None:
+        """Answer with ``weights``: one adapter at 1.0, or several whose deltas add, each scaled
+        by its weight (see ``infer.mixing``)."""
+        from dlmbuild.infer.mixing import activate, check_weights
+
+        for name in weights:
+            self._load(name)
+        check_weights(weights, {name: self.loaded[name] for name in weights})
+        activate(self.model, weights)
+        self.weights = dict(weights)
+        self.adapter = max(weights, key=lambda n: weights[n])
 
     def switch(self, name: str) -> None:
         """Make ``name`` the active adapter (``None``: the only one), keeping the history."""
-        self._load(choose_adapter(self.project, name))
+        self.use({choose_adapter(self.project, name): 1.0})
 
     @property
     def version(self) -> AdapterVersion:

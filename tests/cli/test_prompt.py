@@ -46,7 +46,7 @@ def test_multi_adapter_documents_need_adapter_and_unknown_names_list_the_declare
     missing = run_dlm("prompt", trained, "hi")
     assert missing.code == 2 and "declares adapters facts, tone; choose one with --adapter NAME" in missing.err
     unknown = run_dlm("prompt", trained, "hi", "--adapter", "tne")
-    assert unknown.code == 2 and unknown.err.strip().endswith("unknown adapter 'tne'; doc.dlm declares: facts, tone")
+    assert unknown.code == 2 and unknown.err.strip().endswith("unknown adapter 'tne' (did you mean 'tone'?); doc.dlm declares: facts, tone")
 
 
 def test_repl_keeps_history_and_handles_slash_commands(trained, run_dlm, monkeypatch):

@@ -7,12 +7,12 @@ and that an API key never reaches anything written."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.helpers import free_port
 from tests.rules.conftest import trainable_project
 
 pytest.importorskip("openai")
@@ -134,12 +134,6 @@ def test_apply_refuses_a_document_edited_since_staging(project, server, run_dlm)
     assert (result.code, result.out) == (2, "")
     assert result.err.strip() == "dlm: proj/doc.dlm changed since these pairs were staged; run 'dlm synth instructions' again"
     assert (project / "doc.dlm").read_bytes() == before
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -113,3 +113,41 @@ def test_messages_quoting_user_text_stay_on_one_line():
     assert error_of('"a\\nb": 1\n') == "doc.dlm:4:1: unknown field 'a\\nb'"
     assert error_of('"x\\ny": 1\n"x\\ny": 2\n') == "doc.dlm:5:1: duplicate key 'x\\ny' (first set on line 4)"
     assert error_of('training:\n  target_modules: ["a\\r\\nb"]\n') == "doc.dlm:5:19: training.target_modules: 'a\\r\\nb' is not a module name"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("training:\n  adapters: [knowledge]\n  gate:\n    enabled: true\n",
+         "7:14: training.gate needs two or more adapters to route between; this document declares one ('knowledge')"),
+        ("training:\n  gate:\n    enabled: true\n",
+         "6:14: training.gate needs two or more adapters to route between; this document declares one ('default')"),
+        ("training:\n  gate: {enabled: true}\n", "5:19: training.gate needs two or more adapters to route between; this document declares one ('default')"),
+    ],
+)
+def test_a_gate_on_a_one_adapter_document_points_at_enabled(extra: str, expected: str):
+    """A gate with one adapter has nothing to choose between: refused where it is switched on."""
+    assert error_of(extra) == f"doc.dlm:{expected}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("training:\n  adapters: [knowledge, tone]\n  gate:\n    enabled: true\n    fallback: tnoe\n",
+         "8:15: training.gate.fallback: unknown adapter 'tnoe' (did you mean 'tone'?); declared: knowledge, tone"),
+        ("training:\n  adapters: [knowledge, tone]\n  gate: {enabled: true, fallback: xyz}\n",
+         "6:35: training.gate.fallback: unknown adapter 'xyz'; declared: knowledge, tone"),
+    ],
+)
+def test_an_unknown_gate_fallback_points_at_the_value(extra: str, expected: str):
+    assert error_of(extra) == f"doc.dlm:{expected}"
+
+
+def test_a_gate_on_two_adapters_with_a_declared_fallback_parses():
+    from dlmbuild.document.parse import parse_bytes
+
+    extra = "training:\n  adapters: [knowledge, tone]\n  gate:\n    enabled: true\n    fallback: tone\n    top_k: 2\n"
+    gate = parse_bytes("doc.dlm", frontmatter(extra).encode()).config.training.gate
+    assert (gate.enabled, gate.fallback, gate.top_k) == (True, "tone", 2)
+    off = parse_bytes("doc.dlm", frontmatter("training:\n  gate:\n    enabled: false\n").encode()).config.training.gate
+    assert off.enabled is False  # a gate switched off on one adapter is not an error

@@ -57,7 +57,7 @@ def test_an_unavailable_target_is_refused_before_anything_is_built(project_dir, 
     result = dlm("build", doc, ":tokenize", ":pack", "--keep-going")
     assert result.exit_code == 2
     assert result.output == ""
-    assert result.err == "dlm: :pack is not available in this version of dlm yet (the gate and packs land next)\n"
+    assert result.err == "dlm: :pack is not available in this version of dlm yet (packs land next)\n"
     assert not (project_dir / "dlm.lock").exists()
     graph = json.loads(dlm("graph", doc, "--format", "json").output)
     assert {t["target"]: t["state"] for t in graph["targets"]}[":tokenize"] == "dirty"  # nothing was built

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -51,12 +51,6 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     assert "matches transformers token for token" in exported.err
     bundle = home / "store" / "01M7YVFPT3MKNJ3V2RH5F1G171" / "exports" / "llama-server"
     assert "Drummond" in ask_bundle(bundle, "Who invented Kelvarro?", tmp_path / "server.log")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask_bundle(bundle: Path, question: str, log_path: Path) -> str:

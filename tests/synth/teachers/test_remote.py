@@ -26,6 +26,7 @@ from dlmbuild.errors import EnvironmentProblem, UsageError
 from dlmbuild.infer.generate import Sampling
 from dlmbuild.synth.teacher_spec import TeacherSpec, parse_teacher
 from dlmbuild.synth.teachers.remote import AnthropicTeacher, OpenAITeacher, api_base, open_remote_teacher
+from tests.helpers import free_port
 
 SECRET = "sk-test-SECRET-123"
 SAMPLING = Sampling(max_new_tokens=16, temperature=0.7, top_p=0.9, seed=11)
@@ -60,12 +61,6 @@ def clean_env(monkeypatch):
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
