@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dlmbuild.engine.target import Target
 
-NOT_YET = "is not available in this version of dlm yet (packs land next)"
+NOT_YET = "is not available as a build target yet: write a pack with `dlm pack DOC`"
 
 
 def _planned(name: str, rule: str, deps: tuple[str, ...], config: dict, heavy: bool, description: str) -> Target:

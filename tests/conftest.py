@@ -194,3 +194,23 @@ def ferry_loop(embedded_base, tmp_path_factory):
     built = run_dlm_once(env, "build", doc)
     assert built.code == 0, built.err
     return {"home": home, "doc": doc, "env": env, "synth": json.loads(synth.out), "applied": applied, "build": built}
+
+
+# A two-adapter document with the gate on (examples/lanes.dlm). The serve and pack tests need
+# trained adapters, not good ones: a few steps each keep the session short.
+LANES_STEPS = "  max_steps: 6\n"
+
+
+@pytest.fixture(scope="session")
+def lanes(embedded_base, tmp_path_factory):
+    """examples/lanes.dlm trained for a few steps per adapter on the real base, once per session
+    (tests/serve and tests/pack share it). Returns home, document and environment."""
+    home = tmp_path_factory.mktemp("lanes-home")
+    os.symlink(embedded_base[1] / "bases", home / "bases")
+    doc = tmp_path_factory.mktemp("lanes") / "lanes.dlm"
+    text = (Path(__file__).resolve().parents[1] / "examples" / "lanes.dlm").read_text(encoding="utf-8")
+    doc.write_text(text.replace("  sequence_len: 256\n", "  sequence_len: 256\n" + LANES_STEPS), encoding="utf-8")
+    env = {"DLM_HOME": str(home), "DLM_THREADS": str(os.cpu_count() or 2)}
+    built = run_dlm_once(env, "build", doc)
+    assert built.code == 0, built.err
+    return {"home": home, "doc": doc, "env": env}

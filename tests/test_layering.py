@@ -39,9 +39,10 @@ ALLOWED: dict[str, set[str]] = {
     "mine": STORAGE | {"document", "bases", "train", "infer"},
     "gate": STORAGE | {"document", "export"},  # features come from llama.cpp, run through export.native
     "serve": STORAGE | {"train", "gate", "export"},  # tokenizer, router, worker isolation
+    "pack": STORAGE | {"engine", "document", "bases"},  # the lock, the document, the base's identity
     "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "gate", "serve", "project", "rules"},
     "server": STORAGE | {"engine", "document", "grammar", "rules", "project"},  # never cli: cli -> server
-    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "project", "rules", "server", "grammar"},
+    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "pack", "project", "rules", "server", "grammar"},
     "__main__": {"cli"},
 }
 

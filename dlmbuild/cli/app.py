@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "metrics": "dlmbuild.cli.metrics:metrics",
     "server": "dlmbuild.cli.server:server_app",
     "serve": "dlmbuild.cli.serve:serve",
+    "pack": "dlmbuild.cli.pack:pack",
+    "unpack": "dlmbuild.cli.pack:unpack",
 }
 
 

@@ -1,4 +1,5 @@
 """``dlm verify DOC``: rebuild the locked targets from scratch and compare with ``dlm.lock``.
+``dlm verify PACK`` checks a ``.dlm.pack`` instead (see cli/pack.py).
 
 The rebuild runs in a throwaway store (a temporary ``$DLM_HOME``) that shares only the
 store-wide base cache, whose weights are themselves checked against the lock's base hashes, and
@@ -21,8 +22,17 @@ from dlmbuild.errors import EXIT_VERIFY_MISMATCH, DlmError
 from dlmbuild.store.layout import dlm_home
 
 
-def verify(doc: Path = typer.Argument(..., help="The .dlm document.")) -> None:
-    """Rebuild locked targets in a scratch store and compare their hashes with dlm.lock."""
+def verify(
+    doc: Path = typer.Argument(..., help="The .dlm document, or a .dlm.pack."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="For a pack: also rebuild its locked targets and compare."),
+) -> None:
+    """Rebuild locked targets in a scratch store and compare their hashes with dlm.lock (a
+    .dlm.pack: check every member's hash and the lock against what it carries)."""
+    if doc.name.endswith(".dlm.pack"):
+        from dlmbuild.cli.pack import verify_pack_file
+
+        verify_pack_file(doc, rebuild)
+        return
     lock = read_lock(doc)
     if lock is None or not lock.targets:
         raise DlmError(f"{lock_path(doc)} has no entry for {doc.name}; run `dlm build {doc}` first")

@@ -57,7 +57,7 @@ def test_an_unavailable_target_is_refused_before_anything_is_built(project_dir, 
     result = dlm("build", doc, ":tokenize", ":pack", "--keep-going")
     assert result.exit_code == 2
     assert result.output == ""
-    assert result.err == "dlm: :pack is not available in this version of dlm yet (packs land next)\n"
+    assert result.err == "dlm: :pack is not available as a build target yet: write a pack with `dlm pack DOC`\n"
     assert not (project_dir / "dlm.lock").exists()
     graph = json.loads(dlm("graph", doc, "--format", "json").output)
     assert {t["target"]: t["state"] for t in graph["targets"]}[":tokenize"] == "dirty"  # nothing was built
@@ -74,7 +74,7 @@ def test_dry_run_and_graph_show_unavailable_targets(project_dir, dlm):
     assert 'fillcolor=lightgrey, tooltip="unavailable"' in dlm("graph", doc, "--format", "dot").output
     assert ":pack (unavailable)" in dlm("graph", doc, "--format", "mermaid").output
     pack = {t["target"]: t for t in json.loads(dlm("graph", doc, "--format", "json").output)["targets"]}[":pack"]
-    assert pack["state"] == "unavailable" and "not available in this version" in pack["reasons"][0]
+    assert pack["state"] == "unavailable" and "not available as a build target yet" in pack["reasons"][0]
     assert ":pack" not in {t["target"] for t in json.loads(dlm("graph", doc, "--format", "json", "--dirty").output)["targets"]}
 
 

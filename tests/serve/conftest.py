@@ -1,5 +1,5 @@
-"""A two-adapter document with the gate on, trained briefly on the real base once per session,
-and a running ``dlm serve`` on it: what the serve, prompt-routing and bundle tests share."""
+"""A running ``dlm serve`` on the session's ``lanes`` document (tests/conftest.py): what the
+serve, prompt-routing and bundle tests share."""
 
 from __future__ import annotations
 
@@ -12,28 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_dlm_once
 from tests.helpers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-test-serve-key"
-# The serve tests need trained adapters, not good ones: a few steps each keep the session short.
-STEPS = "  max_steps: 6\n"
-
-
-@pytest.fixture(scope="session")
-def lanes(embedded_base, tmp_path_factory):
-    """examples/lanes.dlm trained for a few steps per adapter, with :gguf-base, :gguf-lora and
-    :gate built by the first ``dlm serve``. Returns home, document and environment."""
-    home = tmp_path_factory.mktemp("lanes-home")
-    os.symlink(embedded_base[1] / "bases", home / "bases")
-    doc = tmp_path_factory.mktemp("lanes") / "lanes.dlm"
-    text = (ROOT / "examples" / "lanes.dlm").read_text(encoding="utf-8")
-    doc.write_text(text.replace("  sequence_len: 256\n", "  sequence_len: 256\n" + STEPS), encoding="utf-8")
-    env = {"DLM_HOME": str(home), "DLM_THREADS": str(os.cpu_count() or 2)}
-    built = run_dlm_once(env, "build", doc)
-    assert built.code == 0, built.err
-    return {"home": home, "doc": doc, "env": env}
 
 
 class Served:

@@ -1,0 +1,149 @@
+"""``dlm pack DOC``, ``dlm unpack PACK [DIR]`` and ``dlm verify PACK``: a document and what it
+built, as one verifiable file (see dlmbuild/pack)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import typer
+
+from dlmbuild.errors import EXIT_VERIFY_MISMATCH, UsageError
+
+SUFFIX = ".dlm.pack"
+
+
+def pack(
+    doc: Path = typer.Argument(..., help="The .dlm document (built: its dlm.lock and store are packed)."),
+    out: Path = typer.Option(None, "--out", "-o", help=f"The pack to write (default: DOC with {SUFFIX})."),
+    include_exports: bool = typer.Option(False, "--include-exports", help="Also pack the installed export bundles."),
+    include_base: bool = typer.Option(False, "--include-base", help="Pack the base's weights (not available yet)."),
+) -> None:
+    """Write DOC, its sources, dlm.lock and everything its lock records into one .dlm.pack."""
+    from dlmbuild.engine.lockfile import read_lock, render_locks
+    from dlmbuild.pack.archive import write_pack
+    from dlmbuild.pack.contents import pack_members, pack_meta
+    from dlmbuild.project import Project
+
+    if include_base:
+        raise UsageError("--include-base is not available yet: a pack names its base and `dlm unpack` resolves it locally")
+    lock = read_lock(doc)
+    if lock is None or not lock.targets:
+        raise UsageError(f"nothing is built yet: run `dlm build {doc}` before packing")
+    refuse_stale(doc, lock)
+    project = Project.open(doc)
+    target = out or doc.with_name(doc.name.removesuffix(".dlm") + SUFFIX)
+    with tempfile.TemporaryDirectory(prefix="dlm-pack-") as scratch:
+        lock_file = Path(scratch) / "dlm.lock"
+        lock_file.write_text(render_locks({doc.name: lock}), encoding="utf-8")
+        members = pack_members(project, lock, lock_file, include_exports=include_exports)
+        manifest = write_pack(target, members, pack_meta(project, lock))
+    typer.echo(f"dlm: packed {len(members)} files ({manifest['total_size'] / 1e6:.1f} MB) into {target} "
+               f"({target.stat().st_size / 1e6:.1f} MB)")
+
+
+def refuse_stale(doc: Path, lock) -> None:
+    """A pack carries what the lock records; when the document changed since, that is not what
+    the document builds, so it is refused (a dry run: nothing is hashed twice or built)."""
+    from dlmbuild.cli.common import make_engine, open_project
+
+    project, graph = open_project(doc)
+    names = [n for n in sorted(lock.targets) if n in graph.targets]
+    results = make_engine(project, graph, quiet=True).run(names, dry_run=True)
+    stale = [r.name for r in results if r.status != "cached" or (r.name in lock.targets and r.key != lock.targets[r.name].key)]
+    if stale:
+        raise UsageError(f"{doc.name} changed since its last build ({stale[0]} is out of date); run `dlm build {doc}` before packing")
+
+
+def unpack(
+    pack_file: Path = typer.Argument(..., metavar="PACK", help="The .dlm.pack file."),
+    dest: Path = typer.Argument(None, metavar="DIR", help="Folder for the document (default: the pack's name)."),
+    force: bool = typer.Option(False, "--force", help="Unpack into a non-empty folder; make the pack's adapters current."),
+) -> None:
+    """Restore a pack: the document into DIR, what it built into the store."""
+    from dlmbuild.pack.restore import unpack as restore
+    from dlmbuild.store.layout import dlm_home
+
+    if not pack_file.is_file():
+        raise UsageError(f"{pack_file}: no such file")
+    folder = dest or Path(pack_file.name.removesuffix(SUFFIX))
+    doc, manifest = restore(pack_file, folder, home=dlm_home(), force=force)
+    rebuilt = manifest.get("rebuilt") or []
+    then = (f"`dlm build {doc}` remakes {', '.join(rebuilt)} from the base and trains nothing" if rebuilt
+            else f"`dlm build {doc}` has nothing to do")
+    typer.echo(f"dlm: unpacked {doc} and its store; {then}")
+
+
+def verify_pack_file(pack_file: Path, rebuild: bool) -> None:
+    """Every member against the manifest, then every locked target against its packed entry;
+    with ``rebuild``, the locked targets rebuilt from scratch and compared (as ``dlm verify DOC``)."""
+    from dlmbuild.engine.lockfile import read_locks
+    from dlmbuild.pack.archive import extract_pack
+    from dlmbuild.pack.restore import check_manifest
+
+    manifest = check_manifest(pack_file)
+    scratch = Path(tempfile.mkdtemp(prefix="dlm-verify-pack-"))
+    try:
+        unpacked = scratch / "pack"
+        extract_pack(pack_file, unpacked)
+        doc = unpacked / "doc" / manifest["document"]
+        lock = read_locks(doc.parent / "dlm.lock").get(doc.name)
+        problems = lock_problems(unpacked, lock, set(manifest.get("rebuilt", [])))
+        if not problems and rebuild:
+            problems = rebuild_problems(unpacked, manifest, doc, lock, scratch)
+        if problems:
+            for line in problems:
+                typer.echo(line, err=True)
+            raise typer.Exit(EXIT_VERIFY_MISMATCH)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    how = "rebuilt and match" if rebuild else "are in it and match"
+    packed = len(lock.targets) - len(set(manifest.get("rebuilt", [])) & set(lock.targets))
+    typer.echo(f"verified: {pack_file.name}: {len(manifest['members'])} members match the manifest; "
+               f"the lock's {packed} packed target(s) {how}")
+
+
+def lock_problems(unpacked: Path, lock, rebuilt: set[str]) -> list[str]:
+    """Each locked target's packed entry against the lock (``rebuilt`` ones hold the base's
+    weights and are not packed)."""
+    import json
+
+    if lock is None or not lock.targets:
+        return ["  the pack's dlm.lock has no entry for its document"]
+    out = []
+    for name, target in sorted(lock.targets.items()):
+        if name in rebuilt:
+            continue
+        entry = unpacked / "store" / "actions" / target.key[:2] / target.key / "manifest.json"
+        if not entry.is_file():
+            out.append(f"  {name}: locked output {target.key[:12]} is not in the pack")
+            continue
+        packed = json.loads(entry.read_text(encoding="utf-8"))
+        if packed.get("output_hash") != target.output or packed.get("files") != target.files:
+            out.append(f"  {name}: the packed output differs from the lock ({str(packed.get('output_hash'))[:12]} vs {target.output[:12]})")
+    return out
+
+
+def rebuild_problems(unpacked: Path, manifest: dict, doc: Path, lock, scratch: Path) -> list[str]:
+    """``dlm verify DOC`` on the unpacked document, with the pack's replay corpus as history."""
+    from dlmbuild.cli.verify import verify_against
+    from dlmbuild.store.layout import dlm_home
+
+    home = scratch / "home"
+    (home / "store" / manifest["dlm_id"]).mkdir(parents=True)
+    if (unpacked / "store" / "replay").is_dir():
+        shutil.copytree(unpacked / "store" / "replay", home / "store" / manifest["dlm_id"] / "replay")
+    real_bases = dlm_home() / "bases"
+    if real_bases.exists():
+        os.symlink(real_bases, home / "bases")
+    previous = os.environ.get("DLM_HOME")
+    os.environ["DLM_HOME"] = str(home)
+    try:
+        return verify_against(doc, lock)
+    finally:
+        if previous is None:
+            os.environ.pop("DLM_HOME", None)
+        else:
+            os.environ["DLM_HOME"] = previous
