@@ -15,7 +15,7 @@ import pytest
 from dlmbuild.engine.actioncache import ActionCache
 from dlmbuild.engine.filestate import FileStateCache
 from dlmbuild.project import Project
-from tests.rules.conftest import DOC, age, make_base
+from tests.rules.conftest import DOC, age, notes_project
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,15 +63,7 @@ class Holder:
 
 @pytest.fixture
 def doc(tmp_path: Path, monkeypatch) -> Path:
-    root = tmp_path / "proj"
-    make_base(root / "base")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text("the note is a fact\n")
-    (root / "doc.dlm").write_text(DOC)
-    age(root)
-    monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return root / "doc.dlm"
+    return notes_project(tmp_path, monkeypatch, DOC)
 
 
 @pytest.fixture

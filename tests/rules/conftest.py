@@ -83,6 +83,20 @@ def project_dir(tmp_path, monkeypatch):
     return root
 
 
+def notes_project(tmp_path: Path, monkeypatch, doc: str, note: str = "the note is a fact\n") -> Path:
+    """``tmp_path/proj/doc.dlm`` with an untrained tiny base and ``notes/a.md``, aged, DLM_HOME
+    ``tmp_path/home``, offline: what tests of the graph and keys start from."""
+    root = tmp_path / "proj"
+    make_base(root / "base")
+    (root / "notes").mkdir()
+    (root / "notes" / "a.md").write_text(note)
+    (root / "doc.dlm").write_text(doc)
+    age(root)
+    monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return root / "doc.dlm"
+
+
 def make_trainable_base(folder: Path, seed: int = 0) -> Path:
     """``make_base`` plus real random-init Llama weights (hidden 16, 2 layers), built from a config
     in the test: the real training path on a model that trains in milliseconds per step."""

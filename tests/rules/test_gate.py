@@ -13,7 +13,7 @@ import pytest
 from dlmbuild.cli.common import open_project
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.rules.gate import NAME, OFF
-from tests.rules.conftest import age, make_base
+from tests.rules.conftest import age, notes_project
 
 DOC = """---
 dlm_id: 01JD5ZQ8V7W9X2Y3Z4A5B6C7G1
@@ -48,15 +48,7 @@ answer every question warmly and in one short sentence
 
 @pytest.fixture
 def gate_doc(tmp_path, monkeypatch):
-    root = tmp_path / "proj"
-    make_base(root / "base")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text("the note is a fact about the item\n")
-    (root / "doc.dlm").write_text(DOC)
-    age(root)
-    monkeypatch.setenv("DLM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return root / "doc.dlm"
+    return notes_project(tmp_path, monkeypatch, DOC, "the note is a fact about the item\n")
 
 
 def edit(doc, old: str, new: str) -> None:
