@@ -92,3 +92,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_http(url: str, server, log_path, what: str, timeout: float = 120.0) -> None:
+    """Poll ``url`` until it answers; fail with the server's log tail if ``server`` (a Popen)
+    exits first, or after ``timeout`` seconds."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            assert server.poll() is None, log_path.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, f"{what} did not start in {timeout:.0f} s"
+            time.sleep(0.3)

@@ -10,12 +10,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -61,15 +60,7 @@ def ask_bundle(bundle: Path, question: str, log_path: Path) -> str:
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                assert server.poll() is None, log_path.read_text(errors="replace")[-2000:]
-                assert time.monotonic() < deadline, "llama server did not start in 120 s"
-                time.sleep(0.5)
+        wait_for_http(f"{url}/models", server, log_path, "llama server")
         body = json.dumps({"messages": [{"role": "user", "content": question}], "temperature": 0, "max_tokens": 32}).encode()
         request = urllib.request.Request(f"{url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
         reply = json.loads(urllib.request.urlopen(request, timeout=120).read())

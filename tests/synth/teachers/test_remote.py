@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,7 +25,7 @@ from dlmbuild.errors import EnvironmentProblem, UsageError
 from dlmbuild.infer.generate import Sampling
 from dlmbuild.synth.teacher_spec import TeacherSpec, parse_teacher
 from dlmbuild.synth.teachers.remote import AnthropicTeacher, OpenAITeacher, api_base, open_remote_teacher
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for_http
 
 SECRET = "sk-test-SECRET-123"
 SAMPLING = Sampling(max_new_tokens=16, temperature=0.7, top_p=0.9, seed=11)
@@ -78,15 +77,7 @@ def llama_server(tmp_path_factory):
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                assert server.poll() is None, log_path.read_text(errors="replace")[-2000:]
-                assert time.monotonic() < deadline, "llama_cpp.server did not start in 120 s"
-                time.sleep(0.3)
+        wait_for_http(f"{url}/models", server, log_path, "llama_cpp.server")
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)
