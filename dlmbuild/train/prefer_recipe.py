@@ -19,7 +19,7 @@ from pathlib import Path
 from dlmbuild.train.device import DevicePlan, autocast_context
 from dlmbuild.train.preference_loss import answer_logps, dpo_loss, orpo_loss, pair_batch
 from dlmbuild.train.preference_plan import PreferencePlan
-from dlmbuild.train.recipe import StepReport, anchor_kl, make_optimizer, optimizer_step, save_adapter, seed_everything
+from dlmbuild.train.recipe import StepReport, anchor_kl, optimizer_setup, optimizer_step, save_adapter, seed_everything
 
 
 def lr_factor(plan: PreferencePlan, step: int) -> float:
@@ -78,7 +78,6 @@ def train_preference(base, plan: PreferencePlan, device: DevicePlan, pairs: list
     ``out_dir``; the base is restored whatever happens."""
     import json
 
-    import torch
     from peft import PeftModel
 
     seed_everything(plan.seed)
@@ -87,10 +86,7 @@ def train_preference(base, plan: PreferencePlan, device: DevicePlan, pairs: list
     model = PeftModel.from_pretrained(base, str(sft_dir), is_trainable=True)
     try:
         reference = reference_logps(model, pairs, pad_id, device, plan.micro_batch) if plan.method == "dpo" else None
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = make_optimizer(plan, params)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(plan, s))
-        generator = torch.Generator().manual_seed(plan.seed)
+        params, optimizer, schedule, generator = optimizer_setup(plan, model, lr_factor)
         model.train()
         started = time.perf_counter()
         done, last_loss, last_margin, first_margin = 0, float("nan"), float("nan"), None

@@ -100,6 +100,19 @@ def lr_factor(plan: TrainPlan, step: int) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def optimizer_setup(plan, model, factor: Callable):
+    """The trainable parameters, their optimizer, the learning-rate schedule (``factor(plan,
+    step)``) and the seeded generator that orders batches: one setup for every recipe (SFT here,
+    the preference phase in prefer_recipe), so both draw in the same order from the same seed."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(plan, params)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: factor(plan, s))
+    generator = torch.Generator().manual_seed(plan.seed)
+    return params, optimizer, schedule, generator
+
+
 def make_optimizer(plan: TrainPlan, params):
     """The optimizer the plan names, with weight decay off (AdamW's own default is 0.01) and
     SGD with momentum 0.9."""
@@ -175,10 +188,7 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
     seed_everything(plan.seed)  # before the adapter is initialised: its A matrices are random draws
     model = get_peft_model(base, lora_config(plan, modules))
     try:
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = make_optimizer(plan, params)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(plan, s))
-        generator = torch.Generator().manual_seed(plan.seed)
+        params, optimizer, schedule, generator = optimizer_setup(plan, model, lr_factor)
         model.train()
         started = time.perf_counter()
         last_loss = float("nan")
