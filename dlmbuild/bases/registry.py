@@ -41,6 +41,18 @@ REGISTRY: dict[str, BaseRow] = {
 
 DEFAULT_BASE = "smollm2-135m"
 
+# Licences that let anyone pass the weights on unchanged (keeping the notice): only these bases
+# may leave the machine inside a pack or a shared remote cache. Conservative on purpose: a licence
+# with use restrictions or acceptance terms (llama3.2, qwen-research) is not on the list.
+REDISTRIBUTABLE = frozenset({"apache-2.0", "mit", "bsd-3-clause", "bsd-2-clause"})
+
+
+def redistributable(base_model: str) -> bool:
+    """Whether ``base_model`` (a registry key) is known to allow passing its weights on; a local
+    path or an ``hf:`` id carries no licence dlm can read, so it is not."""
+    row = REGISTRY.get(base_model)
+    return row is not None and row.license in REDISTRIBUTABLE
+
 
 def is_path_reference(value: str) -> bool:
     """Whether ``base_model`` names a local folder rather than a registry key or ``hf:`` id."""
