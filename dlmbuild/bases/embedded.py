@@ -163,13 +163,16 @@ def read_manifest(folder: Path, source_hash: str) -> dict | None:
 # Materializing
 
 
-def materialize_embedded(gguf: Path, home: Path, *, file_hash: fp.FileHash, materialize: bool) -> tuple[Path, dict]:
+def materialize_embedded(
+    gguf: Path, home: Path, *, file_hash: fp.FileHash, materialize: bool, source_hash: str | None = None
+) -> tuple[Path, dict]:
     """The converted folder for ``gguf`` and its manifest, converting it first if needed.
 
     With ``materialize=False`` nothing is converted: a missing or damaged folder raises
-    ``EnvironmentProblem`` asking for ``dlm build``.
+    ``EnvironmentProblem`` asking for ``dlm build``. ``source_hash``: the GGUF's hash when the
+    caller has it already (hashing it is the one cost of a resolution that finds the folder).
     """
-    source_hash = file_hash(gguf)
+    source_hash = source_hash or file_hash(gguf)
     target = materialized_dir(home, source_hash)
     manifest = read_manifest(target, source_hash)
     if manifest is not None:

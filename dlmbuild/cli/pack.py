@@ -19,42 +19,15 @@ def pack(
     doc: Path = typer.Argument(..., help="The .dlm document (built: its dlm.lock and store are packed)."),
     out: Path = typer.Option(None, "--out", "-o", help=f"The pack to write (default: DOC with {SUFFIX})."),
     include_exports: bool = typer.Option(False, "--include-exports", help="Also pack the installed export bundles."),
-    include_base: bool = typer.Option(False, "--include-base", help="Pack the base's weights (not available yet)."),
+    include_base: bool = typer.Option(False, "--include-base", help="Also pack the base's weights (only a base whose licence allows it), so unpacking needs no local base."),
 ) -> None:
     """Write DOC, its sources, dlm.lock and everything its lock records into one .dlm.pack."""
-    from dlmbuild.engine.lockfile import read_lock, render_locks
-    from dlmbuild.pack.archive import write_pack
-    from dlmbuild.pack.contents import pack_members, pack_meta
-    from dlmbuild.project import Project
+    from dlmbuild.pack.write import pack_document
 
-    if include_base:
-        raise UsageError("--include-base is not available yet: a pack names its base and `dlm unpack` resolves it locally")
-    lock = read_lock(doc)
-    if lock is None or not lock.targets:
-        raise UsageError(f"nothing is built yet: run `dlm build {doc}` before packing")
-    refuse_stale(doc, lock)
-    project = Project.open(doc)
     target = out or doc.with_name(doc.name.removesuffix(".dlm") + SUFFIX)
-    with tempfile.TemporaryDirectory(prefix="dlm-pack-") as scratch:
-        lock_file = Path(scratch) / "dlm.lock"
-        lock_file.write_text(render_locks({doc.name: lock}), encoding="utf-8")
-        members = pack_members(project, lock, lock_file, include_exports=include_exports)
-        manifest = write_pack(target, members, pack_meta(project, lock))
-    typer.echo(f"dlm: packed {len(members)} files ({manifest['total_size'] / 1e6:.1f} MB) into {target} "
+    manifest, count = pack_document(doc, target, include_exports=include_exports, include_base=include_base)
+    typer.echo(f"dlm: packed {count} files ({manifest['total_size'] / 1e6:.1f} MB) into {target} "
                f"({target.stat().st_size / 1e6:.1f} MB)")
-
-
-def refuse_stale(doc: Path, lock) -> None:
-    """A pack carries what the lock records; when the document changed since, that is not what
-    the document builds, so it is refused (a dry run: nothing is hashed twice or built)."""
-    from dlmbuild.cli.common import make_engine, open_project
-
-    project, graph = open_project(doc)
-    names = [n for n in sorted(lock.targets) if n in graph.targets]
-    results = make_engine(project, graph, quiet=True).run(names, dry_run=True)
-    stale = [r.name for r in results if r.status != "cached" or (r.name in lock.targets and r.key != lock.targets[r.name].key)]
-    if stale:
-        raise UsageError(f"{doc.name} changed since its last build ({stale[0]} is out of date); run `dlm build {doc}` before packing")
 
 
 def unpack(
@@ -69,10 +42,17 @@ def unpack(
     if not pack_file.is_file():
         raise UsageError(f"{pack_file}: no such file")
     folder = dest or Path(pack_file.name.removesuffix(SUFFIX))
-    doc, manifest = restore(pack_file, folder, home=dlm_home(), force=force)
+    doc, manifest, base = restore(pack_file, folder, home=dlm_home(), force=force)
     rebuilt = manifest.get("rebuilt") or []
     then = (f"`dlm build {doc}` remakes {', '.join(rebuilt)} from the base and trains nothing" if rebuilt
             else f"`dlm build {doc}` has nothing to do")
+    key = manifest.get("base_model")
+    if base is not None and base[0] == "installed":
+        then = f"installed its base {key} into {base[1]}; {then}"
+    elif base is not None and base[0] == "same":
+        then = f"its base {key} resolves here already (the packed copy was not installed); {then}"
+    elif base is not None:
+        then = f"another {key} resolves here and wins over the packed copy, so `dlm build {doc}` retrains on it"
     typer.echo(f"dlm: unpacked {doc} and its store; {then}")
 
 
@@ -91,6 +71,8 @@ def verify_pack_file(pack_file: Path, rebuild: bool) -> None:
         doc = unpacked / "doc" / manifest["document"]
         lock = read_locks(doc.parent / "dlm.lock").get(doc.name)
         problems = lock_problems(unpacked, lock, set(manifest.get("rebuilt", [])))
+        if manifest.get("base_included") is True and not problems:
+            problems = base_problems(unpacked, manifest, lock)
         if not problems and rebuild:
             problems = rebuild_problems(unpacked, manifest, doc, lock, scratch)
         if problems:
@@ -101,8 +83,9 @@ def verify_pack_file(pack_file: Path, rebuild: bool) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     how = "rebuilt and match" if rebuild else "are in it and match"
     packed = len(lock.targets) - len(set(manifest.get("rebuilt", [])) & set(lock.targets))
+    base = "; its base matches the lock's fingerprints" if manifest.get("base_included") is True else ""
     typer.echo(f"verified: {pack_file.name}: {len(manifest['members'])} members match the manifest; "
-               f"the lock's {packed} packed target(s) {how}")
+               f"the lock's {packed} packed target(s) {how}{base}")
 
 
 def lock_problems(unpacked: Path, lock, rebuilt: set[str]) -> list[str]:
@@ -126,9 +109,25 @@ def lock_problems(unpacked: Path, lock, rebuilt: set[str]) -> list[str]:
     return out
 
 
+def base_problems(unpacked: Path, manifest: dict, lock) -> list[str]:
+    """A pack that carries its base: the base is the one its lock names, by its fingerprints."""
+    from dlmbuild.pack.base import BASE, fingerprint_problem
+
+    if lock.base != manifest.get("base") or lock.base.get("key") != manifest.get("base_model"):
+        return [f"  base: the pack's dlm.lock does not name the base its manifest does ({manifest.get('base_model')})"]
+    if not (unpacked / BASE).is_dir():
+        return ["  base: the manifest says the pack carries its base but it holds no base/ files"]
+    problem = fingerprint_problem(unpacked / BASE, lock.base)
+    return [f"  {problem}"] if problem else []
+
+
 def rebuild_problems(unpacked: Path, manifest: dict, doc: Path, lock, scratch: Path) -> list[str]:
-    """``dlm verify DOC`` on the unpacked document, with the pack's replay corpus as history."""
+    """``dlm verify DOC`` on the unpacked document, with the pack's replay corpus as history.
+    The bases of this machine are used; a packed base that does not resolve here is installed
+    into the throwaway home (beside links to this machine's other bases), never into the real one."""
     from dlmbuild.cli.verify import verify_against
+    from dlmbuild.pack.base import BASE, install_base
+    from dlmbuild.pack.restore import local_base
     from dlmbuild.store.layout import dlm_home
 
     home = scratch / "home"
@@ -136,7 +135,13 @@ def rebuild_problems(unpacked: Path, manifest: dict, doc: Path, lock, scratch: P
     if (unpacked / "store" / "replay").is_dir():
         shutil.copytree(unpacked / "store" / "replay", home / "store" / manifest["dlm_id"] / "replay")
     real_bases = dlm_home() / "bases"
-    if real_bases.exists():
+    if manifest.get("base_included") is True and local_base(manifest, doc.parent, dlm_home()) is None:
+        (home / "bases").mkdir()
+        for child in sorted(real_bases.iterdir()) if real_bases.is_dir() else []:
+            if child.name != "packed" and not child.name.startswith("."):
+                os.symlink(child, home / "bases" / child.name)
+        install_base(unpacked / BASE, lock.base, home)
+    elif real_bases.exists():
         os.symlink(real_bases, home / "bases")
     previous = os.environ.get("DLM_HOME")
     os.environ["DLM_HOME"] = str(home)

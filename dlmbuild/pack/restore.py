@@ -12,6 +12,14 @@ The lock's keys do not depend on where the document lives, so after this ``dlm b
 every packed target in the cache and trains nothing, and ``dlm prompt`` answers at once; the
 targets a pack leaves out because they hold the base's weights (see ``contents``) are remade
 from the local base, byte for byte.
+
+A pack without its base is refused before anything is extracted when the base does not resolve
+here. A pack with it (``base_included``) is not: once extracted and checked, its base is
+fingerprinted against the lock (``PackError``, exit 4, when it is not the base the lock names)
+and installed where the resolver finds it (``pack.base``), unless the base already resolves
+here with the lock's fingerprints. If it resolves here to another base, that one wins (the
+resolver looks at the HF cache and the embedded base first) and nothing is installed: the
+message says ``dlm build`` will retrain on it.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dlmbuild.errors import UsageError
-from dlmbuild.pack.archive import extract_pack, read_manifest
+from dlmbuild.errors import DlmError, Location, UsageError
+from dlmbuild.pack.archive import PackError, extract_pack, read_manifest
+from dlmbuild.pack.base import BASE, FINGERPRINTS, fingerprint_problem, install_base
 from dlmbuild.pack.contents import DOC, STORE
 
 
@@ -35,31 +44,82 @@ def check_manifest(pack: Path) -> dict:
 
 
 def check_base(manifest: dict, folder: Path, home: Path) -> None:
-    """Refuse, before extracting, a pack whose base cannot be found on this machine."""
+    """Refuse, before extracting, a pack whose base cannot be found on this machine: bad input
+    for this command (exit 2), naming the base, how to provide it, and the pack that would not
+    need it."""
     from dlmbuild.bases.resolve import resolve_base
 
-    resolve_base(manifest["base_model"], folder, home=home, materialize=False)
+    try:
+        resolve_base(manifest["base_model"], folder, home=home, materialize=False)
+    except DlmError as exc:
+        raise UsageError(f"{exc.message}; or unpack a pack made with `dlm pack --include-base`") from None
 
 
-def unpack(pack: Path, dest: Path, *, home: Path, force: bool = False) -> tuple[Path, dict]:
-    """Restore ``pack`` into ``dest`` and the store under ``home``; returns the document's path
-    and the pack's manifest."""
+def local_base(manifest: dict, folder: Path, home: Path) -> str | None:
+    """For a pack that carries its base: "same" when the base resolves here with the lock's
+    fingerprints, "other" when it resolves to another base, None when it does not resolve."""
+    from dlmbuild.bases.resolve import resolve_base
+    from dlmbuild.engine.target import InputsUnavailable
+
+    try:
+        base = resolve_base(manifest["base_model"], folder, home=home, materialize=False)
+    except (DlmError, InputsUnavailable):
+        return None
+    here = {"weights": base.weights_hash, "tokenizer": base.tokenizer_hash, "chat_template": base.chat_template_hash}
+    locked = manifest.get("base") or {}
+    return "same" if all(here[name] == locked.get(name) for name in FINGERPRINTS) else "other"
+
+
+def unpack(pack: Path, dest: Path, *, home: Path, force: bool = False) -> tuple[Path, dict, tuple[str, Path | None] | None]:
+    """Restore ``pack`` into ``dest`` and the store under ``home``; returns the document's path,
+    the pack's manifest and, for a pack that carries its base, what became of that base:
+    ``("installed", folder)``, ``("same", None)`` (it resolves here already) or ``("other", None)``
+    (another base of that key resolves here and wins)."""
     manifest = check_manifest(pack)
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"{dest} exists and is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise UsageError(f"{dest} is not empty; pass --force to unpack into it")
-    check_base(manifest, dest if dest.is_dir() else dest.parent, home)
+    carried = manifest.get("base_included") is True
+    where = dest  # the document lands in dest: a relative base_model is resolved from there
+    here = None
+    if carried:
+        here = local_base(manifest, where, home)
+    else:
+        check_base(manifest, where, home)
     store = home / "store" / manifest["dlm_id"]
     if not force:
         _refuse_other_current(manifest, store)
     dest.mkdir(parents=True, exist_ok=True)
+    base_state = None
     with tempfile.TemporaryDirectory(prefix=".dlm-unpack-", dir=dest) as scratch:
         unpacked = Path(scratch) / "pack"
         extract_pack(pack, unpacked)
+        if carried:
+            base_state = _settle_base(pack, unpacked, manifest, home, here)
         _restore_store(unpacked / STORE, store, force)
         _move_tree(unpacked / DOC, dest)
-    return dest / manifest["document"], manifest
+    return dest / manifest["document"], manifest, base_state
+
+
+def _settle_base(pack: Path, unpacked: Path, manifest: dict, home: Path, here: str | None) -> tuple[str, Path | None]:
+    """Check the packed base against the packed lock, then install it unless this machine
+    already resolves the base; what happened (see ``unpack``)."""
+    from dlmbuild.engine.lockfile import read_locks
+
+    lock = read_locks(unpacked / DOC / "dlm.lock").get(manifest["document"])
+    locked = lock.base if lock is not None else {}
+    key = manifest.get("base_model")
+    if locked != manifest.get("base") or locked.get("key") != key:
+        raise PackError(f"its dlm.lock does not name the base its manifest does ({key})", Location(pack))
+    if not (unpacked / BASE).is_dir():
+        raise PackError("its manifest says it carries its base but it holds no base/ files", Location(pack))
+    problem = fingerprint_problem(unpacked / BASE, locked)
+    if problem:
+        raise PackError(problem, Location(pack))
+    if here is not None:
+        return here, None
+    return "installed", install_base(unpacked / BASE, locked, home)
 
 
 def _refuse_other_current(manifest: dict, store: Path) -> None:
