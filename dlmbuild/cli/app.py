@@ -37,6 +37,9 @@ COMMANDS: dict[str, str] = {
     "serve": "dlmbuild.cli.serve:serve",
     "pack": "dlmbuild.cli.pack:pack",
     "unpack": "dlmbuild.cli.pack:unpack",
+    "remote": "dlmbuild.cli.remote:remote_app",
+    "push": "dlmbuild.cli.remote:push",
+    "pull": "dlmbuild.cli.remote:pull",
 }
 
 

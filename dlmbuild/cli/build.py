@@ -1,8 +1,10 @@
 """``dlm build DOC [:target ...]``: bring targets up to date, reusing everything cached.
 
 The default target is ``:train`` (every adapter). A request that needs a target this dlm cannot
-build (``:gate``, ``:pack`` for now) is refused before anything is built, one line per target,
-exit code 2. ``--watch`` keeps rebuilding as the document, its sources and ignore files change,
+build (``:pack`` for now) is refused before anything is built, one line per target, exit code
+2. ``--remote NAME`` (or ``cache.remote`` in the user config) consults a shared action cache
+before running any target, and ``--remote-upload`` sends what this build made (see
+dlmbuild/remote). ``--watch`` keeps rebuilding as the document, its sources and ignore files change,
 with every other option applied to each rebuild (see cli/watch.py).
 """
 
@@ -35,10 +37,16 @@ def build(
     watch: bool = typer.Option(False, "--watch", help="Rebuild whenever the document or its sources change."),
     no_replay: bool = typer.Option(False, "--no-replay", help="Train on the document as it is now, without replaying earlier section versions."),
     gpus: int = typer.Option(1, "--gpus", min=1, max=64, help="Train each adapter data-parallel on N CUDA devices (accelerate launch)."),
+    remote: str = typer.Option(None, "--remote", metavar="NAME", help="Fetch targets a shared cache already has (default: cache.remote)."),
+    remote_upload: bool = typer.Option(None, "--remote-upload/--no-remote-upload", help="Upload what this build makes to the remote (default: cache.upload)."),
+    no_remote: bool = typer.Option(False, "--no-remote", help="Ignore cache.remote: build from the local cache only."),
 ) -> None:
     """Build targets of a document."""
+    if no_remote and (remote or remote_upload):
+        raise DlmError("--no-remote cannot be combined with --remote or --remote-upload", exit_code=2)
     options = dict(dry_run=dry_run, explain=explain, jobs=jobs, keep_going=keep_going, as_json=as_json, frozen=frozen,
-                   no_wait=no_wait, replay=not no_replay, gpus=gpus)
+                   no_wait=no_wait, replay=not no_replay, gpus=gpus,
+                   remote=False if no_remote else remote, remote_upload=remote_upload)
     if watch:
         from dlmbuild.cli.watch import watch_build
 
@@ -52,11 +60,14 @@ def build(
 def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: bool = False, jobs: int = 2,
               keep_going: bool = False, as_json: bool = False, frozen: bool = False, no_wait: bool = False,
               home: Path | None = None, quiet: bool = False, cancel=None, replay: bool = True, gpus: int = 1,
-              options: dict | None = None, json_line: bool = False, collect: dict | None = None) -> int:
+              options: dict | None = None, json_line: bool = False, collect: dict | None = None,
+              remote: str | bool | None = False, remote_upload: bool | None = None) -> int:
     """Build ``targets`` and return the exit code; ``options`` are extra flags rules read
     (export: quant, adapter, out...). ``collect``, when given, receives each built or cached
     target's output folder by name (how ``dlm serve`` finds the GGUFs it serves). ``cancel`` (a threading.Event) stops the build as Ctrl-C
-    does (``--watch`` sets it when a change arrives). With ``as_json``, ``json_line`` prints the
+    does (``--watch`` sets it when a change arrives). ``remote`` names the shared cache to
+    consult (None: ``cache.remote`` from the user config; False: none, the default for callers
+    other than ``dlm build``). With ``as_json``, ``json_line`` prints the
     results on one line instead of indented (one line per build under ``--watch --json``)."""
     started_ns = time.time_ns()
     project, graph = open_project(doc, home, materialize_base=not dry_run,
@@ -64,6 +75,8 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
     requested = graph.resolve(targets or [DEFAULT_TARGET])
     show = (lambda r: None) if (as_json or quiet) else (lambda r: print_result(r, explain or dry_run))
     engine = make_engine(project, graph, quiet=quiet or as_json, on_result=show)
+    if remote is not False:
+        engine.remote = _shared_cache(remote, remote_upload, project, quiet=quiet or as_json)
     if dry_run:
         results = engine.run(requested, jobs=jobs, dry_run=True, explain=True)
     else:
@@ -80,6 +93,9 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
                 # --gpus make other adapters, and their stamps would share its key.
                 if replay and gpus == 1 and not options and all(r.status in ("built", "cached") for r in results):
                     _stamp(project, targets, results, started_ns)
+    if engine.remote is not None and not (quiet or as_json) and (engine.remote.fetched or engine.remote.uploaded):
+        print(f"dlm: remote {engine.remote.name}: fetched {len(engine.remote.fetched)} target(s), "
+              f"uploaded {len(engine.remote.uploaded)}", file=sys.stderr)
     if collect is not None:
         collect.update({r.name: r.out_dir for r in results if r.out_dir is not None and r.status in ("built", "cached")})
     if as_json:
@@ -88,6 +104,15 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
     if failed and not as_json and not quiet:
         print(f"dlm: {len(failed)} target(s) failed", file=sys.stderr)
     return EXIT_BUILD_FAILED if failed else 0
+
+
+def _shared_cache(name: str | None, upload: bool | None, project, *, quiet: bool):
+    """The remote cache this build consults, or None; a remote that does not answer costs one
+    warning line and the build goes on locally."""
+    from dlmbuild.remote.session import build_remote
+
+    warn = (lambda m: None) if quiet else (lambda m: print(f"dlm: {m}", file=sys.stderr, flush=True))
+    return build_remote(name, upload, project.doc.config.base_model, warn, project.layout.home)
 
 
 def _stamp(project, targets: list[str], results, started_ns: int) -> None:

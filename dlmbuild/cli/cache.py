@@ -1,4 +1,5 @@
-"""``dlm cache ls|prune|clear``: inspect and trim the action cache and tokenized cache.
+"""``dlm cache ls|prune|clear|push|pull``: inspect and trim the action cache and tokenized
+cache, and share action entries with a remote (``ls --remote`` lists what a remote holds).
 
 ``prune`` and ``clear`` delete entries a running build may be reading or committing, so they
 take the store lock a build takes (engine/mutex.py): they wait for a running build to finish,
@@ -22,6 +23,7 @@ from dlmbuild.engine.filestate import FileStateCache, journal_path
 from dlmbuild.engine.lockfile import read_lock
 from dlmbuild.engine.mutex import store_lock
 from dlmbuild.engine.state import BuildState
+from dlmbuild.errors import UsageError
 from dlmbuild.project import Project
 from dlmbuild.store.layout import StoreLayout, dlm_home
 
@@ -69,8 +71,12 @@ def _human(n: int) -> str:
 
 
 @cache_app.command("ls")
-def ls(doc: Path = typer.Argument(None, help="Only this document's store.")) -> None:
+def ls(doc: Path = typer.Argument(None, help="Only this document's store."),
+       remote: str = typer.Option(None, "--remote", "-r", metavar="NAME", help="List what this remote holds instead.")) -> None:
     """List cached actions and tokenized-section caches."""
+    if remote is not None:
+        _ls_remote(remote)
+        return
     for layout in _stores(doc):
         cache = ActionCache(layout.actions, FileStateCache(None))
         entries = cache.entries()
@@ -110,3 +116,37 @@ def clear(doc: Path = typer.Argument(None, help="Only this document's store."), 
             for state in (layout.filestate, journal_path(layout.filestate), layout.targets_state):
                 state.unlink(missing_ok=True)
         typer.echo(f"cleared store {layout.dlm_id}: freed {_human(freed)}")
+
+
+def _ls_remote(name: str) -> None:
+    from dlmbuild.cli.remote import open_cache_remote, remote_errors
+
+    cache_remote = open_cache_remote(name, writing=False)
+    with remote_errors(cache_remote.name):
+        entries = cache_remote.store.list_entries()
+    typer.echo(f"remote {cache_remote.name}: {len(entries)} action(s)")
+    for entry in entries:
+        files = entry.get("files") if isinstance(entry.get("files"), dict) else {}
+        size = sum(row.get("size", 0) for row in files.values() if isinstance(row, dict))
+        target = "(corrupt entry)" if entry.get("corrupt") else entry.get("target", "?")
+        typer.echo(f"  {target:22} {str(entry.get('key', '?'))[:16]}  {_human(size):>10}")
+
+
+@cache_app.command("push")
+def push(doc: Path = typer.Argument(..., help="The built .dlm document."),
+         remote: str = typer.Option(None, "--remote", "-r", metavar="NAME", help="The remote (default: cache.remote).")) -> None:
+    """Upload the action entries of DOC's locked targets (no pack; `dlm push` sends both)."""
+    from dlmbuild.cli.remote import push as push_command
+
+    push_command(doc, remote, entries_only=True)
+
+
+@cache_app.command("pull")
+def pull(doc: Path = typer.Argument(..., help="The .dlm document (with its dlm.lock)."),
+         remote: str = typer.Option(None, "--remote", "-r", metavar="NAME", help="The remote (default: cache.remote).")) -> None:
+    """Fetch the action entries of DOC's locked targets that this store lacks."""
+    from dlmbuild.cli.remote import pull as pull_command
+
+    if not doc.is_file():
+        raise UsageError(f"{doc}: no such document")
+    pull_command(str(doc), None, remote, False)

@@ -41,14 +41,17 @@ def make_engine(project: Project, graph: Graph, *, quiet: bool = False, on_resul
 
 
 def print_result(result: TargetResult, explain: bool) -> None:
-    """One line per target (``  built   :tokenize  0.12s``), with the reasons under it when
-    ``explain`` (dirty and built targets: which input moved; unavailable ones: why)."""
+    """One line per target (``  built   :tokenize  0.12s``; a cached one fetched from a shared
+    cache says so), with the reasons under it when ``explain`` (dirty and built targets: which
+    input moved; unavailable ones: why)."""
     mark = STATUS_MARK.get(result.status, result.status)
     line = f"  {mark}  {result.name}"
     if result.status == "built":
         line += f"  {result.seconds:.2f}s"
     if result.error:
         line += f"  {result.error}"
+    if result.status == "cached" and result.reasons:  # where it came from: "fetched from remote team"
+        line += f"  {'; '.join(result.reasons)}"
     typer.echo(line)
     if explain and result.reasons and result.status in ("built", "dirty", "unavailable"):
         for reason in result.reasons:

@@ -54,6 +54,7 @@ def machine_report(home: Path) -> dict:
         "qlora": qlora,
         "export": export_toolchain(),
         "cpu": cpu_report(),
+        "remotes": remotes_report(home),
         "refusals": refusals,
     }
 
@@ -148,6 +149,12 @@ def doctor(
         raise typer.Exit(3)
 
 
+def remotes_report(home: Path) -> list[dict]:
+    from dlmbuild.remote.status import remotes_report as report
+
+    return report(home)
+
+
 def export_toolchain() -> str:
     from dlmbuild.export.toolchain import describe
 
@@ -191,6 +198,11 @@ def _print(report: dict) -> None:
     out(f"cpu           {_features(cpu['cpu']) if any(cpu['cpu'].values()) else 'features unknown'}; llama.cpp built with "
         f"{_features(cpu['llama_cpp']) if cpu['llama_cpp'] is not None else 'unknown (toolchain not loadable)'}\n")
     out("toolchain     " + ", ".join(f"{k} {v}" for k, v in machine["toolchain"].items() if v != "absent") + "\n")
+    for row in machine.get("remotes") or []:
+        flags = "".join([" (default" + (", upload)" if row.get("upload") else ")") if row.get("default") else "",
+                         "" if row.get("writable", True) else " read-only"])
+        state = "answers" if row["answers"] else f"does NOT answer: {row['reason']}"
+        out(f"remote        {row['name']} {row['url']}{flags}: {state}\n")
     document = report.get("document")
     if document:
         out(f"\n{document['document']} on {document['base']}\n")

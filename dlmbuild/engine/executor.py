@@ -7,7 +7,8 @@ Reading top to bottom, a target is:
   0. unavailable (dry run only) if it, or a dependency, cannot be built by this dlm;
   1. skipped   if a dependency failed or was skipped;
   2. keyed     from its rule, config slice, inputs, dependency output hashes and toolchain;
-  3. cached    if the action cache holds verified outputs for that key;
+  3. cached    if the action cache holds verified outputs for that key, or a shared remote
+     cache does (downloaded, verified, committed locally: "fetched from remote NAME");
   4. dirty     (dry run) otherwise, with reasons;
   5. built     by running its action into a temporary folder that is committed atomically,
      or failed, leaving every previous output as it was.
@@ -34,6 +35,7 @@ from dlmbuild.engine.actioncache import ActionCache
 from dlmbuild.engine.explain import reasons
 from dlmbuild.engine.graph import Graph
 from dlmbuild.engine.hashing import hash_json
+from dlmbuild.engine.remote import GuardedRemote
 from dlmbuild.engine.state import BuildState
 from dlmbuild.engine.target import ActionContext, InputsUnavailable, Target
 from dlmbuild.errors import DlmError, UsageError
@@ -83,6 +85,7 @@ class Engine:
     project: Any = None
     log: Callable[[str], None] = lambda message: None
     on_result: Callable[[TargetResult], None] = lambda result: None
+    remote: GuardedRemote | None = None  # a shared action cache, consulted on a local miss
 
     def run(self, requested: list[str], *, jobs: int = 1, keep_going: bool = False, dry_run: bool = False, explain: bool = False,
             cancel: threading.Event | None = None) -> list[TargetResult]:
@@ -169,13 +172,20 @@ class Engine:
             }
             key = hash_json(components)
             hit = self.cache.lookup(key)
+            origin: list[str] = []
+            if hit is None and self.remote is not None and not dry_run:
+                hit = self.remote.fetch(key, target, self.cache)
+                origin = [f"fetched from remote {self.remote.name}"] if hit is not None else []
             if hit is not None:
                 self.state.record(target.name, components, key)
                 if target.publish is not None and not dry_run:
                     target.publish(key, hit.out_dir)
-                return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files, hit.out_dir)
+                return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files,
+                                    hit.out_dir, origin)
             why = reasons(self.state.previous(target.name), components) if (explain or dry_run) else []
             if dry_run:
+                if self.remote is not None and self.remote.contains(key, target):
+                    why = [f"remote {self.remote.name} has it (a build fetches it)", *why]
                 return TargetResult(target.name, "dirty", time.perf_counter() - started, key, reasons=why)
             if cancelled.is_set():
                 raise KeyboardInterrupt
@@ -186,6 +196,8 @@ class Engine:
             self.state.record(target.name, components, key)
             if target.publish is not None:
                 target.publish(key, outputs.out_dir)
+            if self.remote is not None:
+                self.remote.after_build(key, target, self.cache)
             return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files, outputs.out_dir, why)
         except InputsUnavailable as exc:
             return TargetResult(target.name, "dirty", time.perf_counter() - started, reasons=[str(exc)])
