@@ -53,6 +53,15 @@ class Project:
         digests = self.filestate.hash_all(list(map(PATH, files)), list(map(SIGNATURE, files)))
         return {file.relpath: digest for file, digest in zip(files, digests)}
 
+    @cached_property
+    def media_hashes(self) -> dict[str, str]:
+        """section id -> content hash of the image or clip it names: the bytes, not the path,
+        enter the keys, so replacing an image retrains and touching its mtime does not."""
+        return {s.id: self.filestate.hash(self.media_path(s)) for s in self.doc.sections if "path" in s.attributes}
+
+    def media_path(self, section) -> Path:
+        return Path(self.doc.directory) / section.attributes["path"]
+
     @property
     def resolved_base(self):
         """The base if some target already resolved it in this run, else None (never resolves)."""

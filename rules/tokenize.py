@@ -52,6 +52,8 @@ def targets(project) -> list[Target]:
 
     def inputs() -> dict[str, str]:
         named = routed_section_inputs(project)
+        for section_id, digest in project.media_hashes.items():
+            named[f"media:{section_id}"] = digest
         for rel, digest in project.source_hashes.items():
             named[f"file:{rel}"] = digest
         named.update(BaseInputs(project).tokenizer())
@@ -109,7 +111,10 @@ memo.register("rules.tokenize.memo_keys", _memo_key.cache_clear)
 def _items(project, base) -> list[_Item]:
     """Every unit to tokenize, in document order: sections, then selected source files."""
     key = memo_keys(project, base)
-    items: list[_Item] = [(key(f"section:{s.id}"), s, None) for s in project.doc.sections]
+    media = project.media_hashes
+    # a media section's rows depend on its file's bytes too (once a base reads the pixels)
+    items: list[_Item] = [(key(f"section:{s.id}" + (f"@{media[s.id]}" if s.id in media else "")), s, None)
+                          for s in project.doc.sections]
     hashes = project.source_hashes
     items += [(key(f"file:{hashes[file.relpath]}"), None, file) for file in project.sources.files]
     return items

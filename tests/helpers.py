@@ -66,6 +66,10 @@ BAD_CASES: list[BadCase] = [
     BadCase("preference-out-of-order", _doc("::preference::\n### Prompt\np\n### Rejected\nr\n### Chosen\nc\n"), "8:1: expected '### Chosen' after '### Prompt', found '### Rejected'"),
     BadCase("preference-incomplete", _doc("::preference::\n### Prompt\np\n### Chosen\nc\n"), "8:1: '### Chosen' is not followed by '### Rejected'"),
     BadCase("media-missing-attribute", _doc('::image path="cat.png"::\n'), "5:1: image fence is missing required attribute 'alt'", files={"cat.png": b"\x89PNG"}),
+    BadCase("media-not-an-image", _doc('::image path="cat.png" alt="a cat"::\n'),
+            "5:9: media file 'cat.png' cannot be opened by Pillow (cannot identify image file 'cat.png')", files={"cat.png": b"\x89PNG"}),
+    BadCase("media-not-a-clip", _doc('::audio path="hi.wav" transcript="hello"::\n'),
+            "5:9: media file 'hi.wav' cannot be opened by soundfile (Error opening hi.wav: Format not recognised.)", files={"hi.wav": b"RIFF"}),
     BadCase("media-missing-file", _doc('::image path="cat.png" alt="a cat"::\n'), "5:9: media file 'cat.png' not found"),
     BadCase("audio-missing-file", _doc('::audio#tone path="hi.wav" transcript="hi"::\n', TWO_ADAPTERS), "7:14: media file 'hi.wav' not found"),
     BadCase("duplicate-attribute", _doc('::image path="a.png" path="b.png" alt="x"::\n'), "5:22: duplicate attribute 'path'"),
@@ -109,3 +113,28 @@ def wait_for_http(url: str, server, log_path, what: str, timeout: float = 120.0)
             assert server.poll() is None, log_path.read_text(errors="replace")[-2000:]
             assert time.monotonic() < deadline, f"{what} did not start in {timeout:.0f} s"
             time.sleep(0.3)
+
+
+def tiny_png(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (4, 4)) -> bytes:
+    """A real PNG (media sections are opened with Pillow on every parse)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def tiny_wav(seconds: float = 0.1, rate: int = 16000) -> bytes:
+    """A real mono 16-bit WAV of silence (clips are opened with soundfile on every parse)."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x00\x00" * int(seconds * rate))
+    return buffer.getvalue()

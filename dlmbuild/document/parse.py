@@ -166,6 +166,11 @@ def _check_media(path: Path, config: DlmConfig, parsed: ParsedSection) -> None:
         raise DocumentError(f"media path '{rel}' leaves the document's folder (sources_policy: strict)", where)
     if not target.is_file():
         raise DocumentError(f"media file '{rel}' not found", where)
+    from dlmbuild.document.media_files import clip_problem, image_problem
+
+    problem = image_problem(target) if parsed.type is SectionType.IMAGE else clip_problem(target)
+    if problem is not None:
+        raise DocumentError(f"media file '{rel}' {problem}", where)
 
 
 def inside_folder(root: Path, target: Path) -> bool:

@@ -189,6 +189,20 @@ def decode_text_file(data: bytes) -> str | None:
         return None
 
 
+def binary_reason(relpath: str) -> str:
+    """Why a selected binary file trains nothing, as ``dlm show`` counts it: an image needs a
+    vision-language base (where it becomes an image section), a clip needs a transcript
+    (written in an ``::audio::`` section), anything else is just binary."""
+    from dlmbuild.document.media_files import media_kind
+
+    kind = media_kind(relpath)
+    if kind == "image":
+        return "images_need_a_vision_language_base"
+    if kind == "audio":
+        return "audio_clips_need_an_audio_section_with_a_transcript"
+    return "binary_or_not_utf8"
+
+
 def load_source_sections(doc: Document, sources: SourceSet) -> tuple[list[Section], Counter]:
     """Read every selected file; binary and non-UTF-8 files are counted in the returned Counter."""
     skipped = Counter(sources.skipped)
@@ -201,7 +215,7 @@ def load_source_sections(doc: Document, sources: SourceSet) -> tuple[list[Sectio
             skipped["unreadable"] += 1
             continue
         if section is None:
-            skipped["binary_or_not_utf8"] += 1
+            skipped[binary_reason(file.relpath)] += 1
         else:
             sections.append(section)
     return sections, skipped

@@ -10,7 +10,7 @@ import pytest
 from dlmbuild.document.parse import parse_bytes, parse_document
 from dlmbuild.document.sections import PreferenceTriple, Provenance, QAPair, SectionType
 from dlmbuild.errors import DocumentError
-from tests.helpers import TWO_ADAPTERS, document
+from tests.helpers import TWO_ADAPTERS, document, tiny_png, tiny_wav
 
 
 def parse(body: str, extra: str = "", newline: str = "\n"):
@@ -189,8 +189,8 @@ def test_provenance_errors(comment: str, expected: str):
 
 def test_image_and_audio_sections(tmp_path: Path):
     (tmp_path / "media").mkdir()
-    (tmp_path / "media" / "cat.png").write_bytes(b"\x89PNG")
-    (tmp_path / "hi.wav").write_bytes(b"RIFF")
+    (tmp_path / "media" / "cat.png").write_bytes(tiny_png())
+    (tmp_path / "hi.wav").write_bytes(tiny_wav())
     path = tmp_path / "doc.dlm"
     path.write_text(document('::image path="media/cat.png" alt="a cat"::\nCaption.\n\n::audio path=hi.wav transcript="hello there"::\n'))
     image, audio = parse_document(path).sections
@@ -212,7 +212,7 @@ def test_image_and_audio_sections(tmp_path: Path):
     ],
 )
 def test_media_errors(tmp_path: Path, fence: str, expected: str):
-    (tmp_path / "cat.png").write_bytes(b"\x89PNG")
+    (tmp_path / "cat.png").write_bytes(tiny_png())
     path = tmp_path / "doc.dlm"
     path.write_text(document(fence + "\n"))
     with pytest.raises(DocumentError) as info:
@@ -222,7 +222,7 @@ def test_media_errors(tmp_path: Path, fence: str, expected: str):
 
 def test_media_absolute_path_is_refused_under_strict_and_allowed_when_permissive(tmp_path: Path):
     outside = tmp_path / "outside.png"
-    outside.write_bytes(b"x")
+    outside.write_bytes(tiny_png())
     folder = tmp_path / "doc"
     folder.mkdir()
     path = folder / "doc.dlm"
@@ -235,7 +235,7 @@ def test_media_absolute_path_is_refused_under_strict_and_allowed_when_permissive
 
 
 def test_media_symlink_out_of_the_folder_is_refused_under_strict(tmp_path: Path):
-    (tmp_path / "secret.png").write_bytes(b"x")
+    (tmp_path / "secret.png").write_bytes(tiny_png())
     folder = tmp_path / "doc"
     folder.mkdir()
     os.symlink(tmp_path / "secret.png", folder / "cat.png")
@@ -247,7 +247,7 @@ def test_media_symlink_out_of_the_folder_is_refused_under_strict(tmp_path: Path)
 
 
 def test_media_dotdot_is_allowed_when_permissive(tmp_path: Path):
-    (tmp_path / "cat.png").write_bytes(b"x")
+    (tmp_path / "cat.png").write_bytes(tiny_png())
     (tmp_path / "doc").mkdir()
     path = tmp_path / "doc" / "doc.dlm"
     path.write_text(document('::image path="../cat.png" alt="x"::\n', "training:\n  sources_policy: permissive\n"))
@@ -260,3 +260,17 @@ def test_media_error_points_at_the_path_attribute_not_at_text_that_mentions_it(t
     with pytest.raises(DocumentError) as info:
         parse_document(path)
     assert str(info.value) == f"{path}:5:25: media file 'nope.png' not found"
+
+
+def test_an_image_over_the_pixel_limit_is_refused_at_its_path(tmp_path: Path, monkeypatch):
+    from PIL import Image
+
+    (tmp_path / "big.png").write_bytes(tiny_png(size=(40, 30)))
+    path = tmp_path / "doc.dlm"
+    path.write_text(document('::image path="big.png" alt="x"::\n'))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(DocumentError) as info:
+        parse_document(path)
+    assert str(info.value).startswith(f"{path}:5:9: media file 'big.png' is over the pixel limit (Pillow's decompression-bomb guard")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    assert parse_document(path).sections[0].type is SectionType.IMAGE

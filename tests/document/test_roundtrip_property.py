@@ -21,7 +21,7 @@ from dlmbuild.document.parse import parse_bytes, parse_document, route
 from dlmbuild.document.render import SectionDraft
 from dlmbuild.document.sections import PROVENANCE_KINDS, Provenance, SectionType
 from dlmbuild.document.text import normalize
-from tests.helpers import frontmatter
+from tests.helpers import frontmatter, tiny_png, tiny_wav
 
 # Ordinary text: a line starts with a letter, so it can never read as structure by accident.
 WORD_CHARS = string.ascii_letters + string.digits + " \t.,;:!?'\"()[]{}-_*#<>/\\|=+&%$@~`^éß中"
@@ -105,8 +105,8 @@ def check_round_trip(options: dict, sections: list[SectionDraft], names: list[st
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "media").mkdir()
-        (folder / "media" / "cat.png").write_bytes(b"\x89PNG")
-        (folder / "media" / "hi.wav").write_bytes(b"RIFF")
+        (folder / "media" / "cat.png").write_bytes(tiny_png())
+        (folder / "media" / "hi.wav").write_bytes(tiny_wav())
         path = folder / "doc.dlm"
         minimal = (b"\xef\xbb\xbf" if bom else b"") + frontmatter().replace("\n", newline).encode()
         path.write_bytes(minimal)

@@ -202,14 +202,18 @@ def test_binary_and_non_utf8_files_are_skipped_and_counted(write_doc: WriteDoc, 
             "data/latin1.txt": "caf\xe9".encode("latin-1"),
             "data/late-nul.txt": b"x" * 9000 + b"\x00",  # a NUL after the first 8 KiB is not sniffed,
             "data/empty.txt": b"",
+            "data/hello.wav": b"RIFF\x00\x00\x00\x00WAVEfmt ",
+            "data/blob.bin": b"\x00\x01",
         }
     )
     path = write_doc(extra=sources_extra("data"))
     files, skipped = selected(path)
-    assert len(files) == 5 and skipped == {}  # selection does not read contents
+    assert len(files) == 7 and skipped == {}  # selection does not read contents
     sections, skipped = loaded(path)
     assert [s.source_path for s in sections] == ["data/empty.txt", "data/late-nul.txt", "data/text.md"]
-    assert skipped == {"binary_or_not_utf8": 2}
+    # counted by why they train nothing: media get the reason that tells the author what to do
+    assert skipped == {"binary_or_not_utf8": 2, "images_need_a_vision_language_base": 1,
+                       "audio_clips_need_an_audio_section_with_a_transcript": 1}
 
 
 def test_max_bytes_per_file(write_doc: WriteDoc, write_files):
