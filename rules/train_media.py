@@ -80,15 +80,28 @@ def check_settings(project, modality: str) -> None:
                                 _setting_location(project, ("training", "adapters", name, field)))
 
 
+# Whisper's encoder takes 30 s windows (its feature extractor's chunk_length); a longer clip
+# would be cut, and the transcript would no longer match what the model hears.
+SPEECH_MAX_SECONDS = 30.0
+
+
 def check_sections(project, modality: str) -> None:
-    """A speech base learns from clips alone: refuse any other section at its fence."""
+    """A speech base learns from clips alone, each within its window: refuse any other section,
+    and a clip longer than the base takes, at its fence."""
     if modality != "speech":
         return
+    from dlmbuild.document.media_files import clip_seconds
+
     base = project.doc.config.base_model
     for section in project.doc.sections:
+        where = Location(project.doc.path, section.line or 1, 1)
         if section.type is not SectionType.AUDIO:
             raise DocumentError(f"::{section.type.value}:: trains nothing on speech base {base}: its adapters learn from "
-                                f"::audio:: clips and their transcripts", Location(project.doc.path, section.line or 1, 1))
+                                f"::audio:: clips and their transcripts", where)
+        seconds = clip_seconds(project.media_path(section))
+        if seconds > SPEECH_MAX_SECONDS:
+            raise DocumentError(f"clip '{section.attributes['path']}' is {seconds:.1f} s long; {base} takes at most "
+                                f"{SPEECH_MAX_SECONDS:.0f} s per clip (split it, with a transcript per part)", where)
 
 
 # -- :examples-<name> -------------------------------------------------------------------------
@@ -224,30 +237,34 @@ def train_target(project, modality: str, name: str) -> Target:
 
 
 def train(ctx: ActionContext, modality: str, name: str) -> None:
+    """Train from the base on the adapter's examples: ``training.max_steps`` steps, else
+    ``num_epochs`` passes over the examples, else the trainer's default for its modality."""
     import os
 
     project = ctx.project
     examples = read_examples(ctx.dep_outputs[f":examples-{name}"])
     settings = knobs(project, name)
-    epochs = settings.pop("epochs")
-    max_steps = settings.pop("max_steps")
-    threads = int(os.environ.get("DLM_THREADS", "0")) or None
-    base = project.base().path
+    epochs, max_steps = settings.pop("epochs"), settings.pop("max_steps")
+    steps = max_steps or (epochs * len(examples) if epochs else None)
+    options = {k: v for k, v in {**settings, "steps": steps}.items() if v is not None}
+    options["threads"] = int(os.environ.get("DLM_THREADS", "0")) or (os.cpu_count() or 1)
+    base = project.base()
     ctx.check_cancelled()
-    if modality == "speech":
-        from dlmbuild.speech import train_speech_lora
+    try:
+        if modality == "speech":
+            from dlmbuild.speech.train import train_speech_lora
 
-        pairs = [(row["media"][0], row["answer"]) for row in examples]
-        summary = train_speech_lora(base, pairs, ctx.out_dir, epochs=epochs, max_steps=max_steps, threads=threads,
-                                    **{k: v for k, v in settings.items() if v is not None})
-    else:
-        from dlmbuild.vision import train_vision_lora
+            pairs = [(row["media"][0], row["answer"]) for row in examples]
+            summary = train_speech_lora(base.path, pairs, ctx.out_dir, base_key=base.key, **options)
+        else:
+            from dlmbuild.vision.train import train_vision_lora
 
-        rows = [{"images": row["media"], "prompt": row["prompt"], "answer": row["answer"]} for row in examples]
-        summary = train_vision_lora(base, rows, ctx.out_dir, epochs=epochs, max_steps=max_steps, threads=threads,
-                                    **{k: v for k, v in settings.items() if v is not None})
+            rows = [{"images": row["media"], "prompt": row["prompt"], "answer": row["answer"]} for row in examples]
+            summary = train_vision_lora(base.path, rows, ctx.out_dir, base_key=base.key, **options)
+    except ValueError as exc:  # a clip or image the trainer cannot use: one line
+        raise DocumentError(str(exc), Location(project.doc.path)) from None
     (ctx.out_dir / "dlm-train.json").write_text(json.dumps(summary, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    ctx.log(f":train-{name}: {modality} adapter on {len(examples)} examples")
+    ctx.log(f":train-{name}: {modality} adapter, {summary.get('steps', '?')} steps on {len(examples)} examples")
 
 
 def publish(project, name: str, key: str, out: Path) -> None:

@@ -61,12 +61,12 @@ def answer_with_media(project, modality: str, adapter: str, images: list[Path], 
     version = current_version(project, adapter)
     base = project.base()
     if modality == "vision":
-        from dlmbuild.vision import generate
+        from dlmbuild.vision.generate import generate
 
         return generate(base.path, images, question, adapter_dir=version.path, max_new_tokens=max_new_tokens,
                         temperature=temperature)
     if modality == "speech":
-        from dlmbuild.speech import transcribe
+        from dlmbuild.speech.transcribe import transcribe
 
         return transcribe(base.path, clips[0], adapter_dir=version.path, max_new_tokens=max_new_tokens)
     raise UsageError(f"{project.doc.config.base_model}: answering about audio clips is not supported yet (only speech bases)")

@@ -107,3 +107,13 @@ def test_an_images_bytes_enter_the_key_and_its_mtime_does_not(tmp_path, monkeypa
     image.write_bytes(tiny_png(color=(10, 200, 10)))
     os.utime(image, (1_000_000, 1_000_000))  # same mtime, other bytes: the size or ctime differs
     assert _examples_key(doc) != first
+
+
+def test_a_clip_longer_than_a_speech_base_takes_is_refused_at_its_fence(tmp_path, monkeypatch):
+    doc = _project(tmp_path, monkeypatch, AUDIO, architecture="WhisperForConditionalGeneration")
+    doc.write_text(doc.read_text().replace("the paragraph is a note of value\n", ""))
+    (doc.parent / "hi.wav").write_bytes(tiny_wav(seconds=31, rate=8000))
+    with pytest.raises(DocumentError) as info:
+        open_project(doc)
+    assert str(info.value) == (f"{doc}:6:1: clip 'hi.wav' is 31.0 s long; ./base takes at most 30 s per clip "
+                               f"(split it, with a transcript per part)")
