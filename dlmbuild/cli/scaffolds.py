@@ -19,7 +19,13 @@ SCAFFOLDS: dict[str, str] = {
     "tutor": "a system prompt, explicit training settings, a prose section and one Q/A pair",
     "multi-adapter": "adapters knowledge and tone, shared prose, a Q/A pair for each",
     "blank": "frontmatter only: dlm_id, dlm_version, base_model",
+    "multimodal": "a vision-language base: an example image with its caption and a question about it",
+    "audio": "a speech base: an example clip with its exact transcript",
 }
+# Media a scaffold's sections name, shipped beside the scaffolds and written next to the new
+# document (so the scaffold parses at once), and the base each such scaffold defaults to.
+SCAFFOLD_MEDIA: dict[str, tuple[str, ...]] = {"multimodal": ("media/example.png",), "audio": ("media/example.wav",)}
+SCAFFOLD_BASE: dict[str, str] = {"multimodal": "smolvlm-256m", "audio": "whisper-tiny.en"}
 
 
 def scaffold_names() -> tuple[str, ...]:
@@ -43,6 +49,12 @@ def scaffold_text(name: str) -> str:
 def render_scaffold(name: str, base: str, dlm_id: str) -> str:
     """The scaffold as a document: its placeholders filled with ``dlm_id`` and ``base``."""
     return scaffold_text(name).replace("{dlm_id}", dlm_id).replace("{base_model}", base)
+
+
+def scaffold_media(name: str) -> dict[str, bytes]:
+    """The media files (path relative to the document -> bytes) a scaffold's sections name."""
+    folder = resources.files("dlmbuild.document").joinpath("templates")
+    return {rel: folder.joinpath(rel).read_bytes() for rel in SCAFFOLD_MEDIA.get(name, ())}
 
 
 def shipped_scaffolds() -> list[str]:

@@ -22,10 +22,12 @@ def templates(ctx: typer.Context) -> None:
 
 @templates_app.command("show")
 def show(name: str = typer.Argument(..., help="The scaffold to print.")) -> None:
-    """Print a scaffold as `dlm init` would write it (default base, a fresh dlm_id): a valid
-    document, so `dlm templates show tutor > notes.dlm` works too."""
+    """Print a scaffold as `dlm init` would write it (its default base, a fresh dlm_id): a valid
+    document, so `dlm templates show tutor > notes.dlm` works too (a media scaffold's example
+    file comes with `dlm init --multimodal` / `--audio`)."""
     from ulid import ULID
 
     from dlmbuild.bases.registry import DEFAULT_BASE
+    from dlmbuild.cli.scaffolds import SCAFFOLD_BASE
 
-    typer.echo(render_scaffold(name, DEFAULT_BASE, str(ULID())), nl=False)
+    typer.echo(render_scaffold(name, SCAFFOLD_BASE.get(name, DEFAULT_BASE), str(ULID())), nl=False)

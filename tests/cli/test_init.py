@@ -71,7 +71,7 @@ def test_init_never_overwrites(tmp_path: Path, run_dlm):
 def test_init_unknown_template(tmp_path: Path, run_dlm):
     r = run_dlm("init", tmp_path / "x.dlm", "--template", "tutr")
     assert r.code == 2
-    assert r.err == "dlm: unknown template 'tutr' (did you mean 'tutor'?); choose from tutor, multi-adapter, blank\n"
+    assert r.err == "dlm: unknown template 'tutr' (did you mean 'tutor'?); choose from tutor, multi-adapter, blank, multimodal, audio\n"
     assert not (tmp_path / "x.dlm").exists()
 
 
@@ -90,3 +90,34 @@ def test_init_into_a_missing_folder(tmp_path: Path, run_dlm):
     r = run_dlm("init", tmp_path / "nope" / "x.dlm")
     assert r.code == 2
     assert r.err == f"{tmp_path / 'nope'}: folder does not exist\n"
+
+
+def test_init_audio_writes_a_speech_scaffold_and_its_example_clip(tmp_path: Path, run_dlm):
+    path = tmp_path / "talk.dlm"
+    r = run_dlm("init", path, "--audio")
+    assert r.code == 0, r.err
+    assert r.out.startswith(f"wrote {path} (audio template, base whisper-tiny.en) and media/example.wav")
+    doc = parse_document(path)
+    assert doc.config.base_model == "whisper-tiny.en"
+    assert [(s.type.value, s.attributes["path"]) for s in doc.sections] == [("audio", "media/example.wav")]
+    assert (tmp_path / "media" / "example.wav").stat().st_size > 10_000
+
+
+def test_init_multimodal_writes_a_vision_scaffold_and_its_example_image(tmp_path: Path, run_dlm):
+    path = tmp_path / "pics.dlm"
+    r = run_dlm("init", path, "--multimodal")
+    assert r.code == 0, r.err
+    doc = parse_document(path)
+    assert doc.config.base_model == "smolvlm-256m"
+    assert [s.type.value for s in doc.sections] == ["image", "instruction"]
+    assert (tmp_path / "media" / "example.png").is_file()
+
+
+def test_init_scaffold_media_never_overwrite_and_one_scaffold_at_a_time(tmp_path: Path, run_dlm):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "example.wav").write_bytes(b"mine")
+    r = run_dlm("init", tmp_path / "talk.dlm", "--audio")
+    assert r.code == 2 and "already exists; dlm init never overwrites (the audio scaffold writes it)" in r.err
+    assert (tmp_path / "media" / "example.wav").read_bytes() == b"mine" and not (tmp_path / "talk.dlm").exists()
+    both = run_dlm("init", tmp_path / "x.dlm", "--audio", "--multimodal")
+    assert (both.code, both.err.strip()) == (2, "dlm: choose one scaffold, not multimodal and audio")

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_table_lists_exactly_the_shipped_files():
-    assert sorted(SCAFFOLDS) == shipped_scaffolds() == ["blank", "multi-adapter", "tutor"]
+    assert sorted(SCAFFOLDS) == shipped_scaffolds() == ["audio", "blank", "multi-adapter", "multimodal", "tutor"]
 
 
 def test_templates_lists_each_scaffold_with_its_description(run_dlm):
@@ -25,6 +25,8 @@ def test_templates_lists_each_scaffold_with_its_description(run_dlm):
         "tutor          a system prompt, explicit training settings, a prose section and one Q/A pair\n"
         "multi-adapter  adapters knowledge and tone, shared prose, a Q/A pair for each\n"
         "blank          frontmatter only: dlm_id, dlm_version, base_model\n"
+        "multimodal     a vision-language base: an example image with its caption and a question about it\n"
+        "audio          a speech base: an example clip with its exact transcript\n"
     )
 
 
@@ -50,14 +52,14 @@ def test_show_multi_adapter(run_dlm):
 def test_unknown_template_is_one_line_with_a_hint(run_dlm):
     r = run_dlm("templates", "show", "tutr")
     assert (r.code, r.out) == (2, "")
-    assert r.err == "dlm: unknown template 'tutr' (did you mean 'tutor'?); choose from tutor, multi-adapter, blank\n"
+    assert r.err == "dlm: unknown template 'tutr' (did you mean 'tutor'?); choose from tutor, multi-adapter, blank, multimodal, audio\n"
 
 
 def test_init_and_templates_refuse_alike(tmp_path: Path, run_dlm):
     init = run_dlm("init", tmp_path / "x.dlm", "--template", "blnk")
     shown = run_dlm("templates", "show", "blnk")
     assert init.code == shown.code == 2
-    assert init.err == shown.err == "dlm: unknown template 'blnk' (did you mean 'blank'?); choose from tutor, multi-adapter, blank\n"
+    assert init.err == shown.err == "dlm: unknown template 'blnk' (did you mean 'blank'?); choose from tutor, multi-adapter, blank, multimodal, audio\n"
 
 
 def test_templates_does_not_import_torch():
