@@ -50,7 +50,7 @@ def check_media_options(project, images: list[Path], clips: list[Path], text: st
 
 
 def _switch(options: str) -> str:
-    return f" (a document for images or clips names one: {options})" if options else ""
+    return f" (a document whose base_model is one of {options} does)" if options else ""
 
 
 def answer_with_media(project, modality: str, adapter: str, images: list[Path], clips: list[Path], question: str | None,

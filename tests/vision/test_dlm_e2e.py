@@ -1,0 +1,86 @@
+"""``dlm build`` and ``dlm prompt --image`` on a document over the SmolVLM-shaped base: image
+sections with a question each, trained through ``:examples-<name>`` and ``:train-<name>``, then
+answered per image; a second build does nothing, and flags the base cannot take are refused
+before any model loads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import run_dlm_once
+from tests.vision.conftest import PICTURES, QUESTION
+
+pytestmark = pytest.mark.slow
+
+DOC = """---
+dlm_id: 01KB0V1S10N0D0C00000000001
+dlm_version: 2
+base_model: {base}
+training:
+  lora_r: 8
+  learning_rate: 0.002
+  max_steps: 12
+  seed: 0
+---
+::image path="red-circle.png" alt="a red circle"::
+
+::instruction::
+### Q
+{question}
+
+### A
+A red circle.
+
+::image path="blue-square.png" alt="a blue square"::
+
+::instruction::
+### Q
+{question}
+
+### A
+A blue square.
+"""
+
+
+@pytest.fixture(scope="module")
+def shapes(tiny_vlm, pictures, tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    for name, path in pictures.items():
+        shutil.copy(path, root / f"{name}.png")
+    (root / "shapes.dlm").write_text(DOC.format(base=tiny_vlm, question=QUESTION))
+    home = root / "home"
+    home.mkdir()
+    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": "2"}
+    built = run_dlm_once(env, "build", root / "shapes.dlm")
+    assert built.code == 0, built.err
+    return {"root": root, "doc": root / "shapes.dlm", "env": env, "build": built}
+
+
+def test_the_adapter_answers_from_the_image(shapes):
+    assert "built   :examples-default" in shapes["build"].out and "built   :train-default" in shapes["build"].out
+    for name, spec in PICTURES.items():
+        done = run_dlm_once(shapes["env"], "prompt", shapes["doc"], QUESTION, "--image", shapes["root"] / f"{name}.png",
+                            "--max-new-tokens", "8")
+        assert done.code == 0, done.err
+        assert done.out.strip() == spec["answer"]
+
+
+def test_a_second_build_does_nothing(shapes):
+    again = run_dlm_once(shapes["env"], "build", shapes["doc"])
+    assert again.code == 0 and "built" not in again.out, again.out
+
+
+def test_refusals_before_any_model_loads(shapes):
+    image = shapes["root"] / "red-circle.png"
+    no_image = run_dlm_once(shapes["env"], "prompt", shapes["doc"], QUESTION)
+    assert no_image.code == 2 and no_image.err.strip().endswith("is a vision-language base: pass the image(s) to ask about with --image PATH")
+    clip = run_dlm_once(shapes["env"], "prompt", shapes["doc"], QUESTION, "--audio", image)
+    assert clip.code == 2 and "--audio needs a speech or audio-language base" in clip.err
+    bad = shapes["root"] / "bad.png"
+    bad.write_bytes(b"not a png")
+    broken = run_dlm_once(shapes["env"], "prompt", shapes["doc"], QUESTION, "--image", bad)
+    assert (broken.code, broken.err.strip()) == (2, f"dlm: --image {bad}: cannot be opened by Pillow (cannot identify image file 'bad.png')")
+    os.unlink(bad)
