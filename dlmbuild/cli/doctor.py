@@ -69,6 +69,15 @@ def document_report(doc: Path, home: Path) -> dict:
     project, _graph = open_project(doc, home)
     training = project.doc.config.training
     device = pick_device(training.precision)
+    from dlmbuild.rules.media import base_modality
+
+    modality = base_modality(project)
+    if modality in ("vision", "speech"):
+        from dlmbuild.cli.doctor_media import media_plan
+
+        adapters, refusals = media_plan(project, modality, available_memory(device.device))
+        return {"document": str(doc), "base": project.doc.config.base_model, "device": device.as_dict(),
+                "modality": modality, "adapters": adapters, "refusals": refusals}
     base = None
     refusals = []
     try:
@@ -207,6 +216,13 @@ def _print(report: dict) -> None:
     if document:
         out(f"\n{document['document']} on {document['base']}\n")
         for name, entry in document["adapters"].items():
+            if "plan" not in entry:  # a vision or speech base (cli/doctor_media.py)
+                media = (f"{entry['images_per_step']} images per step, {entry['image_tokens']} tokens per image"
+                         if entry["modality"] == "vision" else f"{entry['clips_per_step']} clips per step")
+                out(f"  {name}: {entry['modality']} lora r={entry['r']} alpha={entry['alpha']}, {entry['examples']} examples, "
+                    f"{media}, {entry['steps']} steps, lr {entry['learning_rate']}"
+                    + (f", ~{entry['estimated_peak_gib']} GiB peak" if "estimated_peak_gib" in entry else "") + "\n")
+                continue
             plan = entry["plan"]
             out(f"  {name}: {plan['kind']} r={plan['r']} alpha={plan['alpha']:g}, {plan['blocks']} blocks x {plan['sequence_len']} "
                 f"({entry['blocks_from']}), batch {plan['micro_batch']} x accum {plan['grad_accum']}, "

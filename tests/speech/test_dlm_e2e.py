@@ -74,3 +74,13 @@ def test_refusals_before_any_model_loads(meeting):
     assert (missing.code, missing.err.strip()) == (2, "dlm: --audio nope.wav: no such file")
     no_clip = run_dlm_once(meeting["env"], "prompt", meeting["doc"], "hello")
     assert (no_clip.code, no_clip.err.strip()) == (2, "dlm: whisper-tiny.en is a speech base: pass the clip with --audio PATH")
+
+
+def test_doctor_plans_the_speech_adapter(meeting):
+    done = run_dlm_once(meeting["env"], "doctor", meeting["doc"], "--json")
+    assert done.code == 0, done.err
+    report = json.loads(done.out)["document"]
+    assert report["modality"] == "speech" and report["refusals"] == []
+    plan = report["adapters"]["default"]
+    assert (plan["examples"], plan["clips_per_step"], plan["steps"], plan["r"]) == (4, 4, 20, 8)
+    assert 0.1 < plan["estimated_peak_gib"] < 4
