@@ -35,6 +35,10 @@ def show_report(doc: Document) -> dict[str, Any]:
     sources = expand_sources(doc)
     ingested, skipped = load_source_sections(doc, sources)
     config = doc.config
+    from dlmbuild.bases.modality import VISION, modality_of
+
+    # a vision base trains on the image files a directive selects (rules/train_media.py)
+    images = skipped.pop("images_need_a_vision_language_base", 0) if modality_of(config.base_model, doc.path.parent) == VISION else 0
     return {
         "schema": SHOW_SCHEMA,
         "path": str(doc.path),
@@ -49,6 +53,7 @@ def show_report(doc: Document) -> dict[str, Any]:
         "sources": {
             "files": len(ingested),
             "bytes": sum(len(s.text.encode()) for s in ingested),
+            "images": images,
             "skipped": dict(sorted(skipped.items())),
             "sections": [_section(s) for s in ingested],
         },
@@ -107,10 +112,11 @@ def _text(r: dict[str, Any]) -> str:
         adapters = ",".join(s["adapters"]) + ("" if s["adapter"] or s["type"] != "prose" else " (all)")
         out.append(f"  {s['line']:>5}  {s['id']}  {s['type']:11}  {adapters:20}  {'; '.join(detail)}")
     src = r["sources"]
-    if src["files"] or src["skipped"]:
+    if src["files"] or src["skipped"] or src.get("images"):
         skipped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in src["skipped"].items())
         out.append("")
-        out.append(f"sources: {src['files']} files ingested ({src['bytes']} bytes)" + (f"; skipped {skipped}" if skipped else ""))
+        images = f", {src['images']} images" if src.get("images") else ""
+        out.append(f"sources: {src['files']} files ingested ({src['bytes']} bytes){images}" + (f"; skipped {skipped}" if skipped else ""))
         for s in src["sections"][:10]:
             out.append(f"  {s['source_path']}  {s['id']}  {s['chars']} chars")
         if src["files"] > 10:

@@ -135,3 +135,23 @@ def test_show_crlf_bom_document(write_doc, run_dlm):
     lf = json.loads(run_dlm("show", write_doc(BODY, TWO_ADAPTERS, name="lf.dlm"), "--json").out)
     crlf = json.loads(run_dlm("show", write_doc(BODY, TWO_ADAPTERS, name="crlf.dlm", newline="\r\n", bom=True), "--json").out)
     assert lf["sections"] == crlf["sections"]
+
+
+def test_image_files_count_as_images_on_a_vision_base_and_as_skipped_elsewhere(tmp_path, run_dlm):
+    import json as _json
+
+    from tests.helpers import tiny_png
+
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "harbour.png").write_bytes(tiny_png())
+    (tmp_path / "pics" / "note.md").write_text("a note\n")
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "config.json").write_text(_json.dumps({"architectures": ["Idefics3ForConditionalGeneration"]}))
+    doc = tmp_path / "doc.dlm"
+    doc.write_text("---\ndlm_id: 01HZZZZZZZZZZZZZZZZZZZZZZZ\nbase_model: ./base\ntraining:\n  sources:\n    - path: pics\n---\n")
+    vision = _json.loads(run_dlm("show", doc, "--json").out)["sources"]
+    assert (vision["files"], vision["images"], vision["skipped"]) == (1, 1, {})
+    doc.write_text(doc.read_text().replace("./base", "smollm2-135m"))
+    text = _json.loads(run_dlm("show", doc, "--json").out)["sources"]
+    assert (text["files"], text["images"], text["skipped"]) == (1, 0, {"images_need_a_vision_language_base": 1})
+    assert "skipped 1 images need a vision language base" in run_dlm("show", doc).out
