@@ -34,9 +34,8 @@ def test_a_pack_with_its_base_needs_no_base_here_and_rebuilds_nothing(lanes, tmp
     packed = tmp_path / "lanes-base.dlm.pack"
     done = run_dlm_once(lanes["env"], "pack", lanes["doc"], "--include-base", "-o", packed)
     assert done.code == 0, done.err
-    again = tmp_path / "again.dlm.pack"
-    assert run_dlm_once(lanes["env"], "pack", lanes["doc"], "--include-base", "-o", again).code == 0
-    assert again.read_bytes() == packed.read_bytes()
+    # byte-determinism of packs is checked on the smaller pack (test_pack_e2e.py): a second
+    # 600 MB pack here would cost the suite 40 s to show the same archive code again
     manifest = read_manifest(packed)
     assert manifest["rebuilt"] == [] and "base/model.safetensors" in manifest["members"]
     verified = run_dlm_once(lanes["env"], "verify", packed)
