@@ -53,16 +53,16 @@ def to_gguf(toolchain: Toolchain, model_dir: Path, out_file: Path, outtype: str,
     """Convert an HF folder to GGUF at ``outtype`` (f16 or q8_0)."""
     if outtype not in CONVERTER_TYPES:
         raise ValueError(f"the converter writes {CONVERTER_TYPES}, not {outtype}")
-    _run([str(toolchain.convert_hf), str(model_dir), "--outfile", str(out_file), "--outtype", outtype,
+    run_tool([str(toolchain.convert_hf), str(model_dir), "--outfile", str(out_file), "--outtype", outtype,
           "--model-name", name], "convert_hf_to_gguf")
-    _check_written(out_file)
+    check_written(out_file)
 
 
 def lora_to_gguf(toolchain: Toolchain, adapter_dir: Path, base_dir: Path, out_file: Path) -> None:
     """Convert a PEFT adapter to a GGUF LoRA (F16) for ``--lora`` at load time."""
-    _run([str(toolchain.convert_lora), str(adapter_dir), "--base", str(base_dir), "--outfile", str(out_file),
+    run_tool([str(toolchain.convert_lora), str(adapter_dir), "--base", str(base_dir), "--outfile", str(out_file),
           "--outtype", "f16"], "convert_lora_to_gguf")
-    _check_written(out_file)
+    check_written(out_file)
 
 
 def quantize(source: Path, out_file: Path, quant: str, threads: int = 0, *, consequence: str = "", cancel=None) -> str:
@@ -77,7 +77,7 @@ def quantize(source: Path, out_file: Path, quant: str, threads: int = 0, *, cons
     note = run_isolated("dlmbuild.export.convert:quantize_here",
                         {"source": str(source), "out_file": str(out_file), "quant": quant, "threads": threads},
                         doing=f"quantizing {source.name} to {quant.upper()}", consequence=consequence, cancel=cancel)
-    _check_written(out_file)
+    check_written(out_file)
     return note
 
 
@@ -100,7 +100,7 @@ def quantize_here(source: str, out_file: str, quant: str, threads: int = 0) -> s
     return next((line.split("WARNING:", 1)[1].strip() for line in lines if "fallback quantization" in line), "")
 
 
-def _run(args: list[str], tool: str) -> None:
+def run_tool(args: list[str], tool: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NO_LOCAL_GGUF"}
     env.setdefault("HF_HUB_OFFLINE", "1")
     done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
@@ -118,7 +118,7 @@ def _run(args: list[str], tool: str) -> None:
         raise EnvironmentProblem(f"llama.cpp {tool} failed: {tail}")
 
 
-def _check_written(path: Path) -> None:
+def check_written(path: Path) -> None:
     if not path.is_file() or path.stat().st_size < 32:
         raise EnvironmentProblem(f"{path.name} was not written")
     with open(path, "rb") as f:

@@ -36,7 +36,7 @@ def check_architecture(model_dir: Path) -> str:
 
 def convert_vl(toolchain, model_dir: Path, out_dir: Path, *, name: str, outtype: str = "f16") -> VisionGguf:
     """Write ``<name>.<outtype>.gguf`` and ``<name>.mmproj.<outtype>.gguf`` into ``out_dir``."""
-    from dlmbuild.export.convert import _check_written, _run, to_gguf
+    from dlmbuild.export.convert import check_written, run_tool, to_gguf
 
     check_architecture(model_dir)
     if outtype not in OUTTYPES:
@@ -46,8 +46,8 @@ def convert_vl(toolchain, model_dir: Path, out_dir: Path, *, name: str, outtype:
     text = out_dir / f"{name}.{outtype}.gguf"
     mmproj = out_dir / f"{name}.mmproj.{outtype}.gguf"
     to_gguf(toolchain, Path(model_dir), text, outtype, name)
-    _run([str(toolchain.convert_hf), str(model_dir), "--mmproj", "--outfile", str(mmproj), "--outtype", outtype,
+    run_tool([str(toolchain.convert_hf), str(model_dir), "--mmproj", "--outfile", str(mmproj), "--outtype", outtype,
           "--model-name", name],
          "convert_hf_to_gguf --mmproj")
-    _check_written(mmproj)
+    check_written(mmproj)
     return VisionGguf(text, mmproj)
