@@ -26,12 +26,15 @@ def load_image(path: Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: image not found")
-    limit_before = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = max_pixels
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                # the caller's limit from the header, before decoding; Pillow's own global limit
+                # (never changed here: other threads read it) still guards the open
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise Image.DecompressionBombError(f"{width}x{height}")
                 image.load()
                 return image.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -41,5 +44,3 @@ def load_image(path: Path | str, *, max_pixels: int = DEFAULT_MAX_PIXELS):
     except (OSError, SyntaxError) as exc:  # truncated or corrupt data; SyntaxError from some decoders
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ValueError(f"{path}: Pillow cannot read it ({reason})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit_before
