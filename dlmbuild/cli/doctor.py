@@ -78,12 +78,8 @@ def document_report(doc: Path, home: Path) -> dict:
         adapters, refusals = media_plan(project, modality, available_memory(device.device))
         return {"document": str(doc), "base": project.doc.config.base_model, "device": device.as_dict(),
                 "modality": modality, "adapters": adapters, "refusals": refusals}
-    base = None
     refusals = []
-    try:
-        base = project.base()
-    except Exception as exc:  # not materialized, or missing: say so, keep going
-        refusals.append(f"base: {exc} (run 'dlm build {doc}' to resolve it)")
+    base = resolved_base_or_refusal(project, refusals)
     lock = read_lock(project.doc.path)
     adapters = {}
     for name in training.adapter_names:
@@ -105,6 +101,16 @@ def document_report(doc: Path, home: Path) -> dict:
         adapters[name] = entry
     return {"document": str(doc), "base": base.key if base else project.doc.config.base_model,
             "device": device.as_dict(), "adapters": adapters, "refusals": refusals}
+
+
+def resolved_base_or_refusal(project, refusals: list[str]):
+    """The resolved base, or None with a refusal saying why (not materialized yet, or missing):
+    the report goes on without the figures that need it."""
+    try:
+        return project.base()
+    except Exception as exc:
+        refusals.append(f"base: {exc} (run 'dlm build {project.doc.path}' to resolve it)")
+        return None
 
 
 def _preference_plan(project, name: str) -> dict | None:

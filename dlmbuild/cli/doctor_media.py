@@ -44,15 +44,12 @@ def image_tokens(base: Path) -> int | None:
 
 def media_plan(project, modality: str, memory: int | None) -> tuple[dict, list[str]]:
     """The adapters' plans and any refusals, for the document report."""
+    from dlmbuild.cli.doctor import resolved_base_or_refusal
     from dlmbuild.rules.train_media import examples_for, knobs
     from dlmbuild.train.resources import weights_bytes
 
-    base = None
-    refusals = []
-    try:
-        base = project.base()
-    except Exception as exc:  # not materialized, or missing: say so, keep going
-        refusals.append(f"base: {exc} (run 'dlm build {project.doc.path}' to resolve it)")
+    refusals: list[str] = []
+    base = resolved_base_or_refusal(project, refusals)
     adapters = {}
     for name in project.doc.config.training.adapter_names:
         examples = examples_for(project, modality, name)
