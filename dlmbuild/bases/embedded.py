@@ -334,6 +334,9 @@ def convert_gguf(gguf: Path, out: Path) -> dict:
         import torch
         import transformers
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a build prints its own lines; no library bars
     except ImportError as exc:
         raise EnvironmentProblem(
             f"preparing the embedded base needs the model stack ({exc.name or exc} is missing): "

@@ -164,6 +164,9 @@ def convert_ct2_whisper(model_bin: Path, out: Path) -> dict:
         import torch
         import transformers
         from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a build prints its own lines; no library bars
     except ImportError as exc:
         raise EnvironmentProblem(
             f"preparing the embedded Whisper base needs the model stack ({exc.name or exc} is missing): "
