@@ -321,6 +321,20 @@ def _check_free_space(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
 
 
 
+def require_model_stack(what: str) -> None:
+    """Refuse in one line when torch or transformers is missing (preparing ``what`` needs them),
+    and turn off transformers' progress bars: a build prints its own lines."""
+    try:
+        import torch  # noqa: F401
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise EnvironmentProblem(
+            f"preparing {what} needs the model stack ({exc.name or exc} is missing): "
+            f"pip install torch==2.13.0 && pip install 'dlmbuild[ml]'"
+        ) from None
+    hf_logging.disable_progress_bar()
+
+
 def convert_gguf(gguf: Path, out: Path) -> dict:
     """Dequantize ``gguf`` into ``out`` as a float32 safetensors folder; return version info.
 
@@ -330,18 +344,10 @@ def convert_gguf(gguf: Path, out: Path) -> dict:
     GGUF ``hf_quantizer``. The saved tensors are then compared with the loaded ones, and the
     folder's config and tokenizer are reloaded, before the folder is accepted.
     """
-    try:
-        import torch
-        import transformers
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a build prints its own lines; no library bars
-    except ImportError as exc:
-        raise EnvironmentProblem(
-            f"preparing the embedded base needs the model stack ({exc.name or exc} is missing): "
-            f"pip install torch==2.13.0 && pip install 'dlmbuild[ml]'"
-        ) from None
+    require_model_stack("the embedded base")
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     if importlib.util.find_spec("gguf") is None:  # transformers reads GGUF files through it
         raise EnvironmentProblem("preparing the embedded base needs the gguf package: pip install gguf")
 

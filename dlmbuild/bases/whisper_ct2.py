@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from dlmbuild.bases.ct2_model import Ct2Model, read_ct2_model
-from dlmbuild.errors import DlmError, EnvironmentProblem
+from dlmbuild.errors import DlmError
 
 SPEC = "WhisperSpec"
 GELU = 3  # CTranslate2's Activation.GELU (erf), Whisper's "gelu"
@@ -159,19 +159,13 @@ def convert_ct2_whisper(model_bin: Path, out: Path) -> dict:
     front end, which CTranslate2 leaves to its caller). It is reloaded and compared with the
     mapped tensors before it is accepted.
     """
-    try:
-        import numpy as np
-        import torch
-        import transformers
-        from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
-        from transformers.utils import logging as hf_logging
+    from dlmbuild.bases.embedded import require_model_stack
 
-        hf_logging.disable_progress_bar()  # a build prints its own lines; no library bars
-    except ImportError as exc:
-        raise EnvironmentProblem(
-            f"preparing the embedded Whisper base needs the model stack ({exc.name or exc} is missing): "
-            f"pip install torch==2.13.0 && pip install 'dlmbuild[ml]'"
-        ) from None
+    require_model_stack("the embedded Whisper base")
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
     folder = Path(model_bin).parent
     try:

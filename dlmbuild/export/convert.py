@@ -32,11 +32,13 @@ QUANTS = ("f16", "q8_0", "q4_k_m", "q5_k_m", "q6_k")
 FTYPES = {"q8_0": 7, "q4_k_m": 15, "q5_k_m": 17, "q6_k": 18, "q4_0": 2}  # q4_0: benchmarks and tests only
 
 
-def check_architecture(model_dir: Path) -> str:
+def check_architecture(model_dir: Path, supported: dict[str, str] = SUPPORTED, what: str = "GGUF export") -> str:
+    """The model's architecture, or one line naming those ``what`` converts (text models here;
+    vision/gguf.py passes its own table)."""
     config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     arch = (config.get("architectures") or ["unknown"])[0]
-    if arch not in SUPPORTED:
-        raise UsageError(f"GGUF export does not support architecture {arch}; supported: {', '.join(SUPPORTED)}")
+    if arch not in supported:
+        raise UsageError(f"{what} does not support architecture {arch}; supported: {', '.join(supported)}")
     return arch
 
 

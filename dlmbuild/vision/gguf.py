@@ -10,11 +10,8 @@ checked it).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-
-from dlmbuild.errors import UsageError
 
 SUPPORTED = {"Idefics3ForConditionalGeneration": "SmolVLM/Idefics3", "SmolVLMForConditionalGeneration": "SmolVLM"}
 OUTTYPES = ("f16", "q8_0")
@@ -27,11 +24,9 @@ class VisionGguf:
 
 
 def check_architecture(model_dir: Path) -> str:
-    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-    arch = (config.get("architectures") or ["unknown"])[0]
-    if arch not in SUPPORTED:
-        raise UsageError(f"VL GGUF export does not support architecture {arch}; supported: {', '.join(SUPPORTED)}")
-    return arch
+    from dlmbuild.export.convert import check_architecture as check
+
+    return check(model_dir, SUPPORTED, "VL GGUF export")
 
 
 def convert_vl(toolchain, model_dir: Path, out_dir: Path, *, name: str, outtype: str = "f16") -> VisionGguf:
