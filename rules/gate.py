@@ -16,7 +16,7 @@ from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError
 from dlmbuild.export.toolchain import pin_key
 from dlmbuild.gate.feature_model import FEATURE_LAYERS
-from dlmbuild.rules.support import routed_section_inputs, toolchain_of
+from dlmbuild.rules.support import machine_of, routed_section_inputs, toolchain_of
 
 NAME = ":gate"
 VERSION = 1
@@ -46,6 +46,7 @@ def targets(project) -> list[Target]:
         config={"gate": training.gate.training_slice(), "seed": training.seed, "adapters": training.adapter_names,
                 "feature_layers": FEATURE_LAYERS},
         inputs=inputs, toolchain=lambda: pin_key() | toolchain_of("torch", "safetensors", "numpy"), heavy=True,
+        machine=machine_of("fp32"),  # the base's features come from llama.cpp's CPU kernels
         description="train the adapter router", unavailable="" if enabled(project) else OFF,
     )]
 

@@ -23,7 +23,7 @@ from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.export.convert import QUANTS
 from dlmbuild.export.toolchain import pin_key
 from dlmbuild.rules.prefer import final_target
-from dlmbuild.rules.support import BaseInputs, toolchain_of
+from dlmbuild.rules.support import BaseInputs, machine_of, toolchain_of
 
 MERGE_VERSION = 1
 GGUF_VERSION = 1
@@ -67,7 +67,7 @@ def merge_target(project, items) -> Target:
         config={"mix": [[i.adapter, i.weight] for i in items], "dequantize": bool(project.options.get("dequantize", False)),
                 "system_prompt": project.doc.config.system_prompt},
         inputs=lambda: BaseInputs(project).weights(), toolchain=lambda: toolchain_of("torch", "transformers", "peft"),
-        heavy=True, description="merge adapters into the base (HF folder)",
+        machine=machine_of("fp32"), heavy=True, description="merge adapters into the base (HF folder)",
     )
 
 

@@ -57,3 +57,17 @@ def toolchain_of(*packages: str) -> dict[str, str]:
     from dlmbuild import __version__
 
     return {"dlmbuild": __version__, **{p: package_version(p) for p in packages}}
+
+
+def machine_of(precision: str):
+    """The ``machine`` key component of a target whose arithmetic runs in ``precision`` (the
+    document's setting, or ``fp32`` for steps that always compute in float32): this machine's
+    class (``train/machine_class.py``), so an adapter trained under bf16 on one CPU and one
+    trained in float32 on another are different outputs, each cached under its own key."""
+
+    def machine() -> dict[str, str]:
+        from dlmbuild.train.machine_class import current_class
+
+        return current_class(precision).as_dict()
+
+    return machine

@@ -30,7 +30,7 @@ from dlmbuild.document.sections import SectionType
 from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
-from dlmbuild.rules.support import BaseInputs, routed_section_inputs, toolchain_of
+from dlmbuild.rules.support import BaseInputs, machine_of, routed_section_inputs, toolchain_of
 
 EXAMPLES_VERSION = 1
 TRAIN_VERSION = 1
@@ -230,7 +230,7 @@ def train_target(project, modality: str, name: str) -> Target:
         name=f":train-{name}", rule=f"train_{modality}", version=TRAIN_VERSION, action=lambda ctx: train(ctx, modality, name),
         deps=(f":examples-{name}",), config={"adapter_name": name, **knobs(project, name)},
         inputs=lambda: {**BaseInputs(project).weights(), "base:processor": processor_hash(project)},
-        toolchain=lambda: toolchain_of(*packages), heavy=True,
+        toolchain=lambda: toolchain_of(*packages), heavy=True, machine=machine_of("fp32"),
         description=f"train a LoRA adapter '{name}' on the {modality} base",
         publish=lambda key, out: publish(project, name, key, out),
     )

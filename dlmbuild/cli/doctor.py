@@ -202,7 +202,8 @@ def _print(report: dict) -> None:
     device = machine["device"]
     out = sys.stdout.write
     out(f"device        {device['device']} ({device['threads']} threads), autocast {device['autocast'] or 'off (float32)'}\n")
-    out(f"determinism   {device['determinism']}\n")
+    out(f"determinism   {device['determinism']}; machine class {device.get('machine_class') or 'unknown'} "
+        f"(dlm verify compares bytes within a class, behaviour across)\n")
     out(f"memory free   {machine['memory_free_gib']} GiB; disk free {machine['disk_free_gib']} GiB in {machine['home']}\n")
     base = machine["embedded_base"]
     out(f"embedded base smollm2-135m {'installed' if base['installed'] else 'NOT installed'}"

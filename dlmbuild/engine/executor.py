@@ -63,6 +63,11 @@ class TargetResult:
     out_dir: Path | None = None
     reasons: list[str] = field(default_factory=list)
     error: str | None = None
+    # The key with the machine left out: the same on every machine for the same recipe (equal to
+    # ``key`` for targets that are not machine-bound). ``machine_bound``: this target, or one it
+    # depends on, declares a machine component, so its bytes may differ between machine classes.
+    basis: str | None = None
+    machine_bound: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -170,7 +175,15 @@ class Engine:
                 "deps": {d: r.output_hash for d, r in sorted(deps.items())},
                 "toolchain": target.toolchain(),
             }
+            machine = target.machine()
+            if machine:  # only then, so machine-independent keys stay what they were
+                components["machine"] = machine
             key = hash_json(components)
+            bound = bool(machine) or any(r.machine_bound for r in deps.values())
+            basis = key if not bound else hash_json(
+                {**{k: v for k, v in components.items() if k != "machine"},
+                 "deps": {d: (r.basis if r.machine_bound else r.output_hash) for d, r in sorted(deps.items())}})
+            known = {"basis": basis, "machine_bound": bound}
             hit = self.cache.lookup(key)
             origin: list[str] = []
             if hit is None and self.remote is not None and not dry_run:
@@ -181,12 +194,12 @@ class Engine:
                 if target.publish is not None and not dry_run:
                     target.publish(key, hit.out_dir)
                 return TargetResult(target.name, "cached", time.perf_counter() - started, key, hit.output_hash, hit.files,
-                                    hit.out_dir, origin)
+                                    hit.out_dir, origin, **known)
             why = reasons(self.state.previous(target.name), components) if (explain or dry_run) else []
             if dry_run:
                 if self.remote is not None and self.remote.contains(key, target):
                     why = [f"remote {self.remote.name} has it (a build fetches it)", *why]
-                return TargetResult(target.name, "dirty", time.perf_counter() - started, key, reasons=why)
+                return TargetResult(target.name, "dirty", time.perf_counter() - started, key, reasons=why, **known)
             if cancelled.is_set():
                 raise KeyboardInterrupt
             if why:
@@ -198,7 +211,8 @@ class Engine:
                 target.publish(key, outputs.out_dir)
             if self.remote is not None:
                 self.remote.after_build(key, target, self.cache)
-            return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files, outputs.out_dir, why)
+            return TargetResult(target.name, "built", time.perf_counter() - started, key, outputs.output_hash, outputs.files,
+                                outputs.out_dir, why, **known)
         except InputsUnavailable as exc:
             return TargetResult(target.name, "dirty", time.perf_counter() - started, reasons=[str(exc)])
         except DlmError as exc:

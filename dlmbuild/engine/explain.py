@@ -1,5 +1,5 @@
 """Why a target is dirty, as readable strings: which input, config key, dependency, toolchain
-version or rule version differs from its last build."""
+version, machine-class field or rule version differs from its last build."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def reasons(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[st
         old, new = old_tools.get(name), current["toolchain"].get(name)
         if old != new:
             out.append(f"toolchain {name}: {old or 'absent'} -> {new or 'absent'}")
+    old_machine, new_machine = previous.get("machine", {}), current.get("machine", {})
+    for field in sorted(set(old_machine) | set(new_machine)):
+        if old_machine.get(field) != new_machine.get(field):  # "precision changed: bf16 -> fp32"
+            out.append(f"{field} changed: {old_machine.get(field, 'unrecorded')} -> {new_machine.get(field, 'unrecorded')}")
     return out or ["outputs missing from the cache"]
 
 

@@ -44,13 +44,17 @@ def stamp_path(home: Path, doc: Path, targets: list[str]) -> Path:
 
 
 def environment() -> tuple:
-    """What would change every key without touching a watched file: dlm's and Python's version
-    and the package folder (pip install/uninstall changes its entries, hence its mtime)."""
+    """What would change every key without touching a watched file: dlm's and Python's version,
+    the package folder (pip install/uninstall changes its entries, hence its mtime) and what
+    decides the machine class."""
     from dlmbuild import __version__
 
     folders = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
     hub = tuple(os.environ.get(k, "") for k in ("HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME", "HOME"))
-    return __version__, sys.version, tuple(signature(p) for p in folders), os.environ.get("DLM_HOME", ""), hub
+    # what may change the machine class without a file changing: the host (a DLM_HOME on a
+    # shared disk) and the variables that choose a GPU or its determinism
+    machine = (os.uname().nodename, *(os.environ.get(k, "") for k in ("CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG")))
+    return __version__, sys.version, tuple(signature(p) for p in folders), os.environ.get("DLM_HOME", ""), hub, machine
 
 
 def write_stamp(home: Path, doc: Path, targets: list[str], inputs: list[str], own: list[str], outputs: list[str],

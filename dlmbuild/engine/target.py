@@ -5,7 +5,10 @@ A rule turns a project into targets; each target declares everything its output 
     identical bytes does not dirty its dependents: early cutoff, as in Bazel);
   - ``config``: the config slice it reads, already extracted (an edit elsewhere dirties nothing);
   - ``inputs``: named content hashes (sections, files, the base), computed lazily;
-  - ``toolchain``: the package versions that matter to it.
+  - ``toolchain``: the package versions that matter to it;
+  - ``machine``: what of the machine decides its bytes (device, resolved precision, instruction
+    set: a "machine class"), for targets whose arithmetic differs by machine. Empty for the
+    rest, and then left out of the key, so their outputs are shared by every machine.
 The engine never looks inside any of these; it only hashes them.
 """
 
@@ -52,6 +55,7 @@ class Target:
     config: dict[str, Any] = field(default_factory=dict)
     inputs: Callable[[], dict[str, str]] = dict
     toolchain: Callable[[], dict[str, str]] = dict
+    machine: Callable[[], dict[str, str]] = dict
     heavy: bool = False
     description: str = ""
     unavailable: str = ""  # why this target cannot be built by this dlm yet ('' = it can)

@@ -257,3 +257,39 @@ def test_inputs_unavailable_makes_the_target_dirty(tmp_path: Path):
     results = {r.name: (r.status, r.reasons) for r in engine.run([":b"], dry_run=True)}
     assert results == {":a": ("dirty", ["base not materialized yet"]), ":b": ("dirty", ["depends on dirty :a"])}
     assert calls == Counter()
+
+
+def test_machine_class_fields_are_named_as_changes():
+    old = comp(machine={"device": "cpu", "precision": "bf16", "isa": "amx"})
+    new = comp(machine={"device": "cpu", "precision": "fp32", "isa": "amx"})
+    assert reasons(old, new) == ["precision changed: bf16 -> fp32"]
+    assert reasons(comp(), new) == ["device changed: unrecorded -> cpu", "isa changed: unrecorded -> amx",
+                                     "precision changed: unrecorded -> fp32"]
+
+
+def test_a_machine_component_keys_the_target_and_its_dependents_but_not_their_basis(tmp_path: Path):
+    machine = {"precision": "bf16"}
+
+    def action(ctx: ActionContext) -> None:
+        (ctx.out_dir / "out.txt").write_text(f"{ctx.target.name} in {machine.get('precision', 'none')}")
+
+    def build() -> dict:
+        targets = [Target(":free", "free", 1, action),
+                   Target(":adapter", "train", 1, action, machine=lambda: dict(machine)),
+                   Target(":export", "export", 1, action, deps=(":adapter",))]
+        fs = FileStateCache(tmp_path / "fs.pkl")
+        engine = Engine(Graph(targets), ActionCache(tmp_path / "actions", fs), BuildState(tmp_path / "st.pkl"))
+        return {r.name: r for r in engine.run([":free", ":export"], explain=True)}
+
+    bf16 = build()
+    assert not bf16[":free"].machine_bound and bf16[":free"].basis == bf16[":free"].key
+    assert bf16[":adapter"].machine_bound and bf16[":export"].machine_bound
+    assert bf16[":adapter"].basis != bf16[":adapter"].key
+    machine["precision"] = "fp32"
+    fp32 = build()
+    assert fp32[":free"].status == "cached" and fp32[":free"].key == bf16[":free"].key
+    assert fp32[":adapter"].status == "built" and fp32[":adapter"].reasons == ["precision changed: bf16 -> fp32"]
+    assert fp32[":adapter"].key != bf16[":adapter"].key and fp32[":export"].key != bf16[":export"].key
+    assert fp32[":adapter"].output_hash != bf16[":adapter"].output_hash
+    # the same recipe on another class: the basis does not move, for the adapter or what is built from it
+    assert fp32[":adapter"].basis == bf16[":adapter"].basis and fp32[":export"].basis == bf16[":export"].basis
