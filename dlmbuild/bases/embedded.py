@@ -323,7 +323,8 @@ def _check_free_space(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
 
 def require_model_stack(what: str) -> None:
     """Refuse in one line when torch or transformers is missing (preparing ``what`` needs them),
-    and turn off transformers' progress bars: a build prints its own lines."""
+    and turn off transformers' progress bars: a build prints its own lines (the GGUF
+    dequantizer's plain ``tqdm.auto`` bar is silenced around the conversion, ``tqdm_silenced``)."""
     try:
         import torch  # noqa: F401
         from transformers.utils import logging as hf_logging
@@ -333,6 +334,30 @@ def require_model_stack(what: str) -> None:
             f"pip install torch==2.13.0 && pip install 'dlmbuild[ml]'"
         ) from None
     hf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def tqdm_silenced():
+    """The GGUF dequantizer's bar off for the duration. It is a bare ``tqdm.auto`` bar, which
+    neither transformers' switch nor ``TQDM_DISABLE`` (read when tqdm is imported) reaches, so
+    the module's ``tqdm`` is swapped for a disabled one and put back after (dlm's own training
+    bar is tqdm too)."""
+    import functools
+
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # another transformers layout: its bar may show, nothing else changes
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is None:
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
 
 
 def convert_gguf(gguf: Path, out: Path) -> dict:
@@ -361,7 +386,8 @@ def convert_gguf(gguf: Path, out: Path) -> dict:
         kwargs["quantization_config"] = GgufConfig(dequantize=True)
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, **kwargs)
+        with tqdm_silenced():
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, **kwargs)
         model.eval()
         _clear_quantization(model)
         model.save_pretrained(str(out))
