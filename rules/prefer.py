@@ -22,10 +22,10 @@ from dlmbuild.document.sections import SectionType
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
 from dlmbuild.rules import tokenize
-from dlmbuild.rules.support import BaseInputs, toolchain_of
+from dlmbuild.rules.support import BaseInputs, machine_of, toolchain_of
 
 PREFS_VERSION = 1
-PREFER_VERSION = 1
+PREFER_VERSION = 2  # 2: probes.json, the SFT adapter's probes on this one
 PAIRS = "pairs.jsonl"
 PREFS_SUMMARY = "prefs.json"
 PREFER_SUMMARY = "dlm-train.json"  # the name export reads an adapter's kind from
@@ -119,11 +119,11 @@ def prefer_target(project, name: str) -> Target:
         name=f":prefer-{name}", rule="prefer", version=PREFER_VERSION, action=lambda ctx: prefer(ctx, name),
         deps=(f":train-{name}", f":prefs-{name}"),
         config={"adapter_name": name, "preference": settings.model_dump(mode="json"),
-                "training": {k: getattr(training, k) for k in ("micro_batch_size", "grad_accum", "optimizer", "seed",
-                                                                   "precision")},
+                # precision: resolved, in the machine component
+                "training": {k: getattr(training, k) for k in ("micro_batch_size", "grad_accum", "optimizer", "seed")},
                 "anchor": training.anchor.model_dump(mode="json")},
         inputs=lambda: train_inputs(project), toolchain=lambda: toolchain_of("torch", "transformers", "peft"), heavy=True,
-        description=f"{settings.method.upper()} on adapter '{name}'",
+        machine=machine_of(training.precision), description=f"{settings.method.upper()} on adapter '{name}'",
         publish=lambda key, out: publish(project, name, key, out),
     )
 
@@ -175,6 +175,7 @@ def prefer(ctx: ActionContext, name: str) -> None:
     from dlmbuild.train.device import pick_device
     from dlmbuild.train.prefer_recipe import train_preference
     from dlmbuild.train.preference_plan import make_preference_plan
+    from dlmbuild.train.probes import probe_adapter, probes_of, read_probes, write_probes
     from dlmbuild.train.recorded import recorded_run
     from dlmbuild.train.tokenizer import BaseTokenizer
 
@@ -202,6 +203,9 @@ def prefer(ctx: ActionContext, name: str) -> None:
         record.stats = train_preference(model, plan, device, pairs, sft_dir, ctx.out_dir, base_key=base.key, pad_id=pad_id,
                                         on_step=record.on_step, check_cancelled=ctx.check_cancelled, anchor=anchor,
                                         anchor_weight=anchor_weight)
+        sft_probes = read_probes(sft_dir)
+        if sft_probes:  # the same probes as the SFT adapter's, on the adapter this phase made
+            write_probes(ctx.out_dir, probe_adapter(model, ctx.out_dir, probes_of(sft_probes), device.device))
     stats = record.stats
     summary = sft_summary | {"phase": "preference", "preference": plan.as_dict(), "preference_final_loss": stats["final_loss"],
                              "margin": {"first_step": stats["first_margin"], "last_step": stats["final_margin"]},

@@ -24,16 +24,18 @@ from dlmbuild.engine.hashing import hash_json
 from dlmbuild.engine.target import ActionContext, Target
 from dlmbuild.errors import DocumentError, Location
 from dlmbuild.rules import tokenize
-from dlmbuild.rules.support import BaseInputs, toolchain_of
+from dlmbuild.rules.support import BaseInputs, machine_of, toolchain_of
 
 DATA_VERSION = 1
-TRAIN_VERSION = 2  # 2: training stops once every answer is reproduced (train/reproduce.py)
+TRAIN_VERSION = 3  # 2: training stops once every answer is reproduced (train/reproduce.py); 3: probes.json
 ROWS = "rows.jsonl"
 DATA_SUMMARY = "data.json"
 TRAIN_SUMMARY = "dlm-train.json"
+# Not ``precision``: what it resolves to on this machine is in the key's machine component
+# (``train/machine_class.py``), so ``auto`` and ``bf16`` on a bf16 CPU share one adapter, and
+# the same recipe has the same basis on every class.
 PLAN_KEYS = ("adapter", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "sequence_len", "micro_batch_size",
-             "grad_accum", "learning_rate", "num_epochs", "max_steps", "lr_scheduler", "warmup_ratio", "optimizer",
-             "precision", "seed")
+             "grad_accum", "learning_rate", "num_epochs", "max_steps", "lr_scheduler", "warmup_ratio", "optimizer", "seed")
 
 
 def targets(project) -> list[Target]:
@@ -114,8 +116,8 @@ def train_target(project, name: str) -> Target:
                 "anchor": training.anchor.model_dump(mode="json"),
                 # data-parallel steps see N times the batch: a different adapter, so a different key
                 **({"processes": project.options["gpus"]} if project.options.get("gpus", 1) > 1 else {})},
-        inputs=lambda: train_inputs(project), toolchain=toolchain, heavy=True,
-        description=f"train {kind.upper()} adapter '{name}'",
+        inputs=lambda: train_inputs(project), toolchain=toolchain, machine=machine_of(training.precision),
+        heavy=True, description=f"train {kind.upper()} adapter '{name}'",
         publish=lambda key, out: publish(project, name, key, out),
     )
 
@@ -202,9 +204,10 @@ def train(ctx: ActionContext, name: str) -> None:
     make the plan, then train here or across ``--gpus`` processes, logging every step to the
     metrics database (``train/recorded.py``: a cancel is recorded as such and leaves no output;
     torch's thread count is restored either way)."""
-    from dlmbuild.train.device import pick_device
+    from dlmbuild.train.device import deterministic_algorithms, pick_device
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import make_plan
+    from dlmbuild.train.probes import probe_set
     from dlmbuild.train.recorded import recorded_run
     from dlmbuild.train.reproduce import answer_blocks
     from dlmbuild.train.resources import check_resources
@@ -229,16 +232,17 @@ def train(ctx: ActionContext, name: str) -> None:
     ctx.log(f":train-{name}: {plan.kind} r={plan.r} on {len(blocks)} blocks x {plan.sequence_len}, {plan.steps} steps, "
             f"lr {plan.learning_rate:g}, {where} {device.autocast or 'float32'}")
     with recorded_run(project.layout.metrics, name, ctx.key, plan.as_dict() | device.as_dict() | {"processes": processes},
-                      f"train-{name}", plan.steps, device.threads, quiet=project.options.get("quiet", False)) as record:
+                      f"train-{name}", plan.steps, device.threads, quiet=project.options.get("quiet", False)) as record, \
+            deterministic_algorithms(device):
         if processes > 1:
             record.stats = train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, record.run, processes)
         else:
             record.stats = train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, record.on_step,
-                                      answers if plan.check_from else None)
+                                      answers if plan.check_from else None, probe_set(rows))
     stats = record.stats
     summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
                "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
-               "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast,
+               "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast, "machine_class": device.machine_class,
                "anchor_weight": anchor_weight, "steps_done": stats["steps"], "reproduced": stats.get("reproduced")}
     (ctx.out_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     if stats.get("reproduced"):
@@ -248,7 +252,7 @@ def train(ctx: ActionContext, name: str) -> None:
     ctx.log(f":train-{name}: final loss {stats['final_loss']:.4f}, {stats['tokens_per_s']:.0f} tok/s, {stats['seconds']:.1f}s")
 
 
-def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step, answers=None) -> dict:
+def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight, on_step, answers=None, probes=None) -> dict:
     """One process: the base is loaded once and shared by every adapter of the build."""
     from dlmbuild.train.base_model import load_base
     from dlmbuild.train.recipe import train_adapter
@@ -265,7 +269,7 @@ def train_here(ctx, plan, device, base, blocks, tokenizer, pad_id, anchor_weight
 
     return train_adapter(model, plan, device, blocks, pad_id, ctx.out_dir, base_key=base.key, on_step=on_step,
                          check_cancelled=ctx.check_cancelled, anchor=anchor, anchor_weight=anchor_weight,
-                         answers=answers, on_check=on_check)
+                         answers=answers, on_check=on_check, probes=probes)
 
 
 def train_distributed(ctx, plan, device, base, rows_path, pad_id, anchor_weight, run, processes) -> dict:

@@ -18,7 +18,8 @@ from pathlib import Path
 import typer
 
 from dlmbuild.cli.common import lock_from, make_engine, open_project, print_result
-from dlmbuild.engine.lockfile import lock_path, read_lock, write_lock
+from dlmbuild.engine.lockfile import lock_path, write_lock
+from dlmbuild.rules.lock_view import lock_here
 from dlmbuild.engine.mutex import store_lock
 from dlmbuild.errors import EXIT_BUILD_FAILED, DlmError
 from dlmbuild.rules import DEFAULT_TARGET
@@ -83,12 +84,14 @@ def run_build(doc: Path, targets: list[str], *, dry_run: bool = False, explain: 
         notify = (lambda m: print(f"dlm: {m}", file=sys.stderr, flush=True))
         with store_lock(project.layout.root, wait=not no_wait, notify=notify):
             results = engine.run(requested, jobs=jobs, keep_going=keep_going, explain=explain, cancel=cancel)
-            previous = read_lock(project.doc.path)
-            lock = lock_from(project, graph, results, previous)
+            previous = lock_here(project)
+            lock, notes = lock_from(project, graph, results, previous)
             if frozen:
                 _check_frozen(project.doc.path, previous, lock)
             elif not any(r.status == "failed" for r in results):
                 write_lock(project.doc.path, lock, project.layout.home)
+                for note in notes:
+                    print(f"dlm: {note}", file=sys.stderr)
                 # Only a plain build's result may answer a later plain build: --no-replay and
                 # --gpus make other adapters, and their stamps would share its key.
                 if replay and gpus == 1 and not options and all(r.status in ("built", "cached") for r in results):

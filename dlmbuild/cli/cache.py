@@ -94,7 +94,7 @@ def prune(doc: Path = typer.Argument(..., help="The .dlm document whose store to
         keep = {r.get("key") for r in BuildState(layout.targets_state).records.values()}
         lock = read_lock(doc)
         if lock is not None:
-            keep |= {t.key for t in lock.targets.values()}
+            keep |= lock.all_keys()
         cache = ActionCache(layout.actions, FileStateCache(None))
         removed = freed = 0
         for key, _manifest in cache.entries():

@@ -10,7 +10,7 @@ import typer
 from dlmbuild.engine.actioncache import ActionCache
 from dlmbuild.engine.executor import Engine, TargetResult
 from dlmbuild.engine.graph import Graph
-from dlmbuild.engine.lockfile import Lock, LockedTarget
+from dlmbuild.engine.lockfile import LOCK_VERSION, ClassGoldens, Lock, LockedTarget, lock_path
 from dlmbuild.engine.state import BuildState
 from dlmbuild.project import Project
 
@@ -58,16 +58,26 @@ def print_result(result: TargetResult, explain: bool) -> None:
             typer.echo(f"            because {reason}")
 
 
-def lock_from(project: Project, graph: Graph, results: list[TargetResult], previous: Lock | None) -> Lock:
-    """The document's lock entry after a build: entries of targets built or found cached in this
-    build are replaced; entries of targets this build did not reach are kept as they were."""
+def lock_from(project: Project, graph: Graph, results: list[TargetResult], previous: Lock | None) -> tuple[Lock, list[str]]:
+    """The document's lock entry after a build, and notes for the user. Entries of targets built
+    or found cached are replaced: shared ones in the shared table, machine-bound ones (and the
+    adapters' probes) under this machine's class; entries this build did not reach are kept.
+    Another class's goldens are kept while they were recorded from the same recipe (every
+    target both classes hold has the same ``basis``); otherwise they are dropped, with a note,
+    since they would verify nothing. A lock from an older dlm (no classes) starts afresh."""
     from dlmbuild import __version__
     from dlmbuild.rules.support import package_version
+    from dlmbuild.train.machine_class import document_class
+    from dlmbuild.train.probes import goldens, read_probes
 
-    lock = Lock(project.doc.config.dlm_id)
+    cls = document_class(project)
+    lock = Lock(project.doc.config.dlm_id, here=cls.name)
     if previous is not None:
         lock.base = dict(previous.base)
-        lock.targets = {n: t for n, t in previous.targets.items() if n in graph.targets}
+        if previous.version == LOCK_VERSION:
+            lock.shared = {n: t for n, t in previous.shared.items() if n in graph.targets}
+            lock.classes = {name: ClassGoldens(dict(c.machine), dict(c.targets), dict(c.probes))
+                            for name, c in previous.classes.items()}
     base = project.resolved_base
     if base is not None:
         lock.base = {
@@ -78,13 +88,39 @@ def lock_from(project: Project, graph: Graph, results: list[TargetResult], previ
             "tokenizer": base.tokenizer_hash,
             "chat_template": base.chat_template_hash,
         }
+    here = lock.classes.setdefault(cls.name, ClassGoldens())
+    here.machine = cls.as_dict()
+    here.targets = {n: t for n, t in here.targets.items() if n in graph.targets}
     for result in results:
-        if result.status in ("built", "cached") and result.key and result.output_hash:
-            rule = graph.targets[result.name].rule_id
-            lock.targets[result.name] = LockedTarget(rule, result.key, result.output_hash, dict(result.files))
+        if result.status not in ("built", "cached") or not result.key or not result.output_hash:
+            continue
+        rule = graph.targets[result.name].rule_id
+        if not result.machine_bound:
+            lock.shared[result.name] = LockedTarget(rule, result.key, result.output_hash, dict(result.files))
+            continue
+        here.targets[result.name] = LockedTarget(rule, result.key, result.output_hash, dict(result.files), result.basis or "")
+        lock.shared.pop(result.name, None)
+        probes = read_probes(result.out_dir) if result.out_dir is not None else None
+        if probes:
+            here.probes[result.name] = goldens(probes)
+        else:
+            here.probes.pop(result.name, None)
+    here.probes = {t: p for t, p in here.probes.items() if t in here.targets}
+    if not here.targets:
+        del lock.classes[cls.name]
+    notes = []
+    for name, other in sorted(lock.classes.items()):
+        if name == cls.name:
+            continue
+        moved = [t for t, locked in sorted(other.targets.items())
+                 if t not in graph.targets or (t in here.targets and here.targets[t].basis != locked.basis)]
+        if moved:
+            del lock.classes[name]
+            notes.append(f"{lock_path(project.doc.path).name}: dropped the goldens of class {name} ({moved[0]} was recorded "
+                         f"from another recipe); record them again on such a machine with `dlm verify --record`")
     lock.toolchain = {"python": ".".join(map(str, sys.version_info[:3])), "dlmbuild": __version__}
     for name in ("transformers", "tokenizers", "torch", "peft"):
         version = package_version(name)
         if version != "absent":
             lock.toolchain[name] = version
-    return lock
+    return lock, notes

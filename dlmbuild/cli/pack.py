@@ -69,7 +69,7 @@ def verify_pack_file(pack_file: Path, rebuild: bool) -> None:
         unpacked = scratch / "pack"
         extract_pack(pack_file, unpacked)
         doc = unpacked / "doc" / manifest["document"]
-        lock = read_locks(doc.parent / "dlm.lock").get(doc.name)
+        lock = read_locks(doc.parent / "dlm.lock", manifest.get("machine_class", "")).get(doc.name)
         problems = lock_problems(unpacked, lock, set(manifest.get("rebuilt", [])))
         if manifest.get("base_included") is True and not problems:
             problems = base_problems(unpacked, manifest, lock)
@@ -146,7 +146,7 @@ def rebuild_problems(unpacked: Path, manifest: dict, doc: Path, lock, scratch: P
     previous = os.environ.get("DLM_HOME")
     os.environ["DLM_HOME"] = str(home)
     try:
-        return verify_against(doc, lock)
+        return verify_against(doc, lock)[0]
     finally:
         if previous is None:
             os.environ.pop("DLM_HOME", None)

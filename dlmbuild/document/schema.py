@@ -223,6 +223,14 @@ class ExportConfig(_Strict):
     targets: list[Literal[BUNDLE_KINDS]] = []  # the one table: export/kinds.py
 
 
+class VerifyConfig(_Strict):
+    """How ``dlm verify`` judges an adapter rebuilt on another machine class: greedy answers must
+    be identical and the log-probabilities of the document's answers within ``tolerance``
+    (``train/probes.py``; docs/engine.md has the bf16-against-float32 figures behind it)."""
+
+    tolerance: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
 class DlmConfig(_Strict):
     """The whole frontmatter."""
 
@@ -234,6 +242,7 @@ class DlmConfig(_Strict):
     system_prompt: str | None = None
     training: TrainingConfig = TrainingConfig()
     export: ExportConfig = ExportConfig()
+    verify: VerifyConfig = VerifyConfig()
 
     @field_validator("base_model")
     @classmethod

@@ -95,6 +95,8 @@ def pack_meta(project, lock, *, include_base: bool = False) -> dict:
     meta = {"kind": "dlm.pack", "dlm_id": project.doc.config.dlm_id, "document": project.doc.path.name,
             "base_model": project.doc.config.base_model, "base": dict(sorted(lock.base.items())),
             "adapters": project.doc.config.training.adapter_names, "dlm": __version__,
+            # whose machine-bound outputs it carries: the lock's view that verifying it takes
+            "machine_class": lock.here,
             "rebuilt": [] if include_base else sorted(name for name, t in lock.targets.items() if base_derived(t.rule))}
     if include_base:
         meta["base_included"] = True

@@ -19,7 +19,7 @@ from dlmbuild.errors import UsageError
 
 def pack_document(doc: Path, out: Path, *, include_exports: bool = False, include_base: bool = False) -> tuple[dict, int]:
     """Write ``doc``'s pack to ``out`` (atomically); the manifest written and the number of members."""
-    from dlmbuild.engine.lockfile import read_lock, render_locks
+    from dlmbuild.engine.lockfile import render_locks
     from dlmbuild.pack.archive import write_pack
     from dlmbuild.pack.contents import pack_members, pack_meta
     from dlmbuild.project import Project
@@ -30,11 +30,13 @@ def pack_document(doc: Path, out: Path, *, include_exports: bool = False, includ
         refusal = licence_refusal(Project.open(doc).doc.config.base_model)
         if refusal:
             raise UsageError(refusal)
-    lock = read_lock(doc)
+    from dlmbuild.rules.lock_view import lock_here
+
+    project = Project.open(doc)
+    lock = lock_here(project)
     if lock is None or not lock.targets:
         raise UsageError(f"nothing is built yet: run `dlm build {doc}` before packing")
     refuse_stale(doc, lock)
-    project = Project.open(doc)
     if include_base:
         refuse_other_base(project, lock)
     with tempfile.TemporaryDirectory(prefix="dlm-pack-") as scratch:

@@ -30,9 +30,10 @@ class Transfer:
 
 
 def _locked(doc: Path, verb: str):
-    from dlmbuild.engine.lockfile import read_lock
+    from dlmbuild.project import Project
+    from dlmbuild.rules.lock_view import lock_here
 
-    lock = read_lock(doc)
+    lock = lock_here(Project.open(doc))
     if lock is None or not lock.targets:
         raise UsageError(f"nothing is built yet: run `dlm build {doc}` before {verb}")
     return lock

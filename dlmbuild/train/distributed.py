@@ -81,6 +81,7 @@ def worker(spec_path: Path) -> None:
     from dlmbuild.train.metrics import MetricsDB
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import TrainPlan
+    from dlmbuild.train.probes import probe_set
     from dlmbuild.train.recipe import train_adapter
     from dlmbuild.train.tokenizer import BaseTokenizer
 
@@ -96,7 +97,8 @@ def worker(spec_path: Path) -> None:
         plan_fields["target_modules"] = tuple(plan_fields["target_modules"])
     plan = TrainPlan(**plan_fields)
     with open(spec["rows"], encoding="utf-8") as handle:
-        blocks = pack([json.loads(line) for line in handle], plan.sequence_len)
+        rows = [json.loads(line) for line in handle]
+    blocks = pack(rows, plan.sequence_len)
     anchor = anchor_blocks(BaseTokenizer(Path(spec["base_path"])), plan.sequence_len) if spec["anchor_weight"] > 0 else None
     model = load_base(Path(spec["base_path"]), device.device)
     metrics = MetricsDB(Path(spec["metrics"])) if rank == 0 and spec.get("metrics") else None
@@ -106,7 +108,8 @@ def worker(spec_path: Path) -> None:
             metrics.log_step(spec["run"], report.step, report.loss, report.lr, report.tokens, report.tokens_per_s, report.seconds)
 
     stats = train_adapter(model, plan, device, blocks, spec["pad_id"], Path(spec["out_dir"]), base_key=spec["base_key"],
-                          on_step=on_step, anchor=anchor, anchor_weight=spec["anchor_weight"], world=(rank, size))
+                          on_step=on_step, anchor=anchor, anchor_weight=spec["anchor_weight"], world=(rank, size),
+                          probes=probe_set(rows))
     if rank == 0:
         (Path(spec["workdir"]) / RESULT).write_text(json.dumps(stats), encoding="utf-8")
     dist.barrier()

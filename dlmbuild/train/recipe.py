@@ -155,7 +155,8 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                   base_key: str, on_step: Callable[[StepReport], None] = lambda r: None,
                   check_cancelled: Callable[[], None] = lambda: None, anchor: list[Block] | None = None,
                   anchor_weight: float = 0.0, world: tuple[int, int] = (0, 1), answers: list | None = None,
-                  on_check: Callable[[int, int, int], None] = lambda step, reproduced, total: None) -> dict:
+                  on_check: Callable[[int, int, int], None] = lambda step, reproduced, total: None,
+                  probes: list | None = None) -> dict:
     """Train one adapter on ``blocks`` and save it as a standard PEFT folder in ``out_dir``.
     The base is restored (adapter layers removed) whatever happens.
 
@@ -167,7 +168,11 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
 
     ``answers`` (``train/reproduce.AnswerBlock``s) with ``plan.check_from`` set: from that step
     on, at every epoch boundary, stop as soon as every answer is reproduced (``on_check`` hears
-    each verdict). The plan's steps are then a budget."""
+    each verdict). The plan's steps are then a budget.
+
+    ``probes`` (``train/probes.Probe``s): run on the trained model before the adapter layers
+    come off, written beside the adapter as the behaviour ``dlm verify`` compares across
+    machine classes."""
     import dataclasses
 
     import torch
@@ -232,6 +237,10 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         elapsed = time.perf_counter() - started
         if rank == 0:
             save_adapter(model, out_dir, base_key, modules)
+            if probes:
+                from dlmbuild.train.probes import run_probes, write_probes
+
+                write_probes(out_dir, run_probes(model, probes, device.device))
         return {"steps": done, "budget_steps": plan.steps, "reproduced": list(reproduced) if reproduced else None,
                 "final_loss": last_loss, "tokens": seen, "seconds": round(elapsed, 3),
                 "tokens_per_s": round(seen / elapsed, 1) if elapsed > 0 else 0.0, "target_modules": list(modules),

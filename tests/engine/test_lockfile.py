@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from dlmbuild.engine.lockfile import HEADER, Lock, LockedTarget, lock_path, read_lock, read_locks, render_locks, write_lock
+from dlmbuild.engine.lockfile import (
+    HEADER,
+    ClassGoldens,
+    Lock,
+    LockedTarget,
+    lock_path,
+    read_lock,
+    read_locks,
+    render_locks,
+    write_lock,
+)
 from dlmbuild.errors import EXIT_BAD_INPUT, DocumentError
 
 pytestmark = pytest.mark.timeout(60)
@@ -19,7 +29,7 @@ def sample(tag: str = "a") -> Lock:
         dlm_id=f"01J{tag.upper()}XYZ",
         base={"key": f"base-{tag}", "source": "embedded", "weights": "w" * 8},
         toolchain={"python": "3.11.7", "dlmbuild": "0.1.0"},
-        targets={
+        shared={
             ":tokenize": LockedTarget("tokenize@1", f"key-{tag}", f"out-{tag}",
                                       {"tokens/train.jsonl": "h1", "manifest.json": "h2"}),
             ":train-tone": LockedTarget("train@1", "k2", "o2", {}),
@@ -48,7 +58,7 @@ def test_missing_lock_file_reads_as_empty(tmp_path: Path):
 def test_exact_rendering():
     lock = Lock("ID", {"key": "k"}, {"python": "3.11"}, {":tok": LockedTarget("tokenize@1", "K", "O", {"b": "2", "a/x.bin": "1"})})
     assert render_locks({"a.dlm": lock}) == HEADER + "\n".join([
-        "lock_version = 1",
+        "lock_version = 2",
         "",
         '[documents."a.dlm"]',
         'dlm_id = "ID"',
@@ -71,10 +81,10 @@ def test_exact_rendering():
 def test_rendering_is_sorted_and_independent_of_insertion_order():
     one = {"b.dlm": sample("b"), "a.dlm": sample("a")}
     shuffled_a = sample("a")
-    shuffled_a.targets = dict(reversed(list(shuffled_a.targets.items())))
+    shuffled_a.shared = dict(reversed(list(shuffled_a.shared.items())))
     shuffled_a.base = dict(reversed(list(shuffled_a.base.items())))
     shuffled_a.toolchain = dict(reversed(list(shuffled_a.toolchain.items())))
-    shuffled_a.targets[":tokenize"].files = dict(reversed(list(shuffled_a.targets[":tokenize"].files.items())))
+    shuffled_a.shared[":tokenize"].files = dict(reversed(list(shuffled_a.shared[":tokenize"].files.items())))
     two = {"a.dlm": shuffled_a, "b.dlm": sample("b")}
     text = render_locks(one)
     assert text == render_locks(two) == render_locks(one)
@@ -104,7 +114,7 @@ def test_write_replaces_only_this_documents_entry(tmp_path: Path):
     write_lock(a, sample("a"), home)
     write_lock(b, sample("b"), home)
     changed = sample("a")
-    changed.targets[":tokenize"] = LockedTarget("tokenize@2", "new-key", "new-out", {"x": "y"})
+    changed.shared[":tokenize"] = LockedTarget("tokenize@2", "new-key", "new-out", {"x": "y"})
     assert write_lock(a, changed, home) is True
     assert read_locks(tmp_path / "dlm.lock") == {"a.dlm": changed, "b.dlm": sample("b")}
 
@@ -191,3 +201,55 @@ def test_wrongly_shaped_lock_file_is_a_document_error(tmp_path: Path, text: str)
     path.write_text(text)
     with pytest.raises(DocumentError):
         read_locks(path)
+
+
+def with_classes() -> Lock:
+    lock = sample("a")
+    lock.classes = {
+        "cpu-fp32-avx2": ClassGoldens({"device": "cpu", "precision": "fp32", "isa": "avx2", "deterministic": "yes"},
+                                      {":train-tone": LockedTarget("train@3", "k-avx2", "o-avx2", {"a.bin": "h"}, "basis-1")},
+                                      {":train-tone": {"p1": {"argmax": [5, 6], "logprob": [-0.25, -0.0001]}}}),
+        "cpu-bf16-amx": ClassGoldens({"device": "cpu", "precision": "bf16", "isa": "amx", "deterministic": "yes"},
+                                     {":train-tone": LockedTarget("train@3", "k-amx", "o-amx", {"a.bin": "h2"}, "basis-1")},
+                                     {":train-tone": {"p1": {"argmax": [5, 7], "logprob": [-0.5, 0.0]}}}),
+    }
+    del lock.shared[":train-tone"]
+    return lock
+
+
+def test_classes_render_sorted_with_their_fields_targets_and_probes():
+    text = render_locks({"a.dlm": with_classes()})
+    amx, avx2 = text.index('classes."cpu-bf16-amx"]'), text.index('classes."cpu-fp32-avx2"]')
+    assert text.index('targets.":tokenize"') < amx < avx2
+    table = text[amx:avx2]
+    assert 'precision = "bf16"' in table and 'isa = "amx"' in table
+    assert '[documents."a.dlm".classes."cpu-bf16-amx".targets.":train-tone"]' in table
+    assert 'basis = "basis-1"' in table
+    assert '[documents."a.dlm".classes."cpu-bf16-amx".probes.":train-tone"]' in table
+    assert '"p1".argmax = [5, 7]' in table and '"p1".logprob = [-0.5000, 0.0000]' in table
+    tomllib.loads(text)
+
+
+def test_the_view_from_a_class_shows_shared_and_own_targets(tmp_path: Path):
+    (a,) = docs(tmp_path, "a.dlm")
+    write_lock(a, with_classes(), tmp_path / "home")
+    amx = read_lock(a, "cpu-bf16-amx")
+    assert amx.classes == with_classes().classes
+    assert {n: t.key for n, t in amx.targets.items()} == {":tokenize": "key-a", ":train-tone": "k-amx"}
+    assert {n: t.key for n, t in read_lock(a, "cpu-fp32-avx2").targets.items()} == {":tokenize": "key-a", ":train-tone": "k-avx2"}
+    assert set(read_lock(a, "cuda-bf16-sm90-det").targets) == {":tokenize"}
+    assert amx.all_keys() == {"key-a", "k-amx", "k-avx2"}
+    assert read_lock(a, "cpu-bf16-amx").version == 2
+
+
+def test_a_version_1_lock_reads_as_legacy_and_another_documents_entry_keeps_saying_so(tmp_path: Path):
+    a, b = docs(tmp_path, "a.dlm", "b.dlm")
+    (tmp_path / "dlm.lock").write_text('lock_version = 1\n\n[documents."b.dlm"]\ndlm_id = "B"\n\n'
+                                       '[documents."b.dlm".targets.":train-default"]\nrule = "train@2"\nkey = "K"\noutput = "O"\n')
+    old = read_lock(b)
+    assert old.version == 1 and set(old.shared) == {":train-default"} and old.classes == {}
+    write_lock(a, with_classes(), tmp_path / "home")
+    text = (tmp_path / "dlm.lock").read_text()
+    assert text.startswith(HEADER + "lock_version = 2\n")
+    assert '[documents."b.dlm"]\ndlm_id = "B"\nwritten_as = 1\n' in text
+    assert read_lock(b).version == 1 and read_lock(a).version == 2

@@ -54,6 +54,14 @@ def statuses(doc, targets=(":train",), **options):
     return {r.name: r.status for r in make_engine(project, graph, quiet=True).run(graph.resolve(list(targets)))}
 
 
+def run_build_results(doc):
+    """The results of a (cached) build of the default target, with their output folders."""
+    from dlmbuild.cli.common import make_engine
+
+    project, graph = open_project(doc)
+    return make_engine(project, graph, quiet=True).run(graph.resolve([":train"]))
+
+
 def edit(doc, old, new):
     doc.write_text(doc.read_text().replace(old, new))
     age(doc.parent)
@@ -69,6 +77,13 @@ def test_the_phase_joins_train_and_its_adapter_is_current(doc):
     summary = json.loads((current.path / "dlm-train.json").read_text())
     assert summary["phase"] == "preference" and summary["preference"]["method"] == "dpo"
     assert summary["preference"]["pairs"] == 2 and summary["plan"]["kind"] == "lora"  # export reads the kind from here
+    # the phase probes its adapter with the SFT adapter's probe set (what dlm verify compares across classes)
+    from dlmbuild.train.probes import read_probes
+
+    sft = [r for r in run_build_results(doc) if r.name == ":train-default"][0]
+    probed, sft_probed = read_probes(current.path), read_probes(sft.out_dir)
+    assert probed and set(probed) == set(sft_probed)
+    assert all(probed[p]["input_ids"] == sft_probed[p]["input_ids"] for p in probed)
 
 
 def test_a_triple_edit_retrains_only_the_phase_and_an_instruction_edit_both(doc):

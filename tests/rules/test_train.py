@@ -77,7 +77,8 @@ def test_two_clean_builds_give_identical_adapter_bytes_and_verify_passes(trainab
     run_build(doc, [], quiet=True)
     second = (_versions(doc).current().path / "adapter_model.safetensors").read_bytes()
     assert first == second
-    assert verify_against(doc, read_lock(doc)) == []
+    problems, summary = verify_against(doc, read_lock(doc))
+    assert problems == [] and "byte for byte (class cpu-" in summary
 
 
 def test_edit_makes_v0002_replays_the_old_version_and_revert_points_back(trainable_dir):

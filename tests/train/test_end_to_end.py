@@ -1,6 +1,10 @@
 """The main job on the real embedded base: build the tutor example, then ask it a question it
 was trained on. SmolLM2-135M cannot know Kelvarro (it is invented), so the answer must come from
-the adapter. About four minutes on two CPU cores."""
+the adapter. About four minutes on two CPU cores.
+
+The build also verifies the committed ``examples/dlm.lock`` on whatever machine runs it: byte
+for byte where the machine's class is in the lock, by behaviour within the document's
+tolerance where it is not (what ``dlm verify`` does, without a second training)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -24,7 +29,7 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     home = embedded_home
     work = tmp_path / "examples"
     shutil.copytree(EXAMPLES, work)
-    (work / "dlm.lock").unlink(missing_ok=True)
+    committed = tomllib.loads((work / "dlm.lock").read_text())["documents"]["tutor.dlm"]
     monkeypatch.setenv("DLM_HOME", str(home))
     monkeypatch.setenv("DLM_THREADS", str(os.cpu_count() or 2))  # the suite pins torch to 1 thread
     doc = work / "tutor.dlm"
@@ -35,6 +40,7 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     built = run_dlm("build", doc)
     assert built.code == 0, built.err
     assert "built   :train-default" in built.out
+    check_against_committed(committed, tomllib.loads((work / "dlm.lock").read_text())["documents"]["tutor.dlm"])
 
     answer = run_dlm("prompt", doc, "Who invented Kelvarro?", "--temp", "0", "--max-new-tokens", "32")
     assert answer.code == 0, answer.err
@@ -50,6 +56,26 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     assert "matches transformers token for token" in exported.err
     bundle = home / "store" / "01M7YVFPT3MKNJ3V2RH5F1G171" / "exports" / "llama-server"
     assert "Drummond" in ask_bundle(bundle, "Who invented Kelvarro?", tmp_path / "server.log")
+
+
+def check_against_committed(committed: dict, built: dict) -> None:
+    """The fresh build against the committed goldens: outputs (keys carry package versions,
+    which a fresh install may move), then bytes or behaviour by this machine's class."""
+    from dlmbuild.train.machine_class import current_class
+    from dlmbuild.train.probes import compare
+
+    def outputs(targets: dict) -> dict:
+        return {name: (t["output"], t.get("files")) for name, t in targets.items()}
+
+    assert outputs(built["targets"]) == outputs(committed["targets"])  # shared: the same bytes on every machine
+    here = current_class("auto").name
+    assert committed["classes"], "examples/dlm.lock records no machine class"
+    if here in committed["classes"]:
+        assert outputs(built["classes"][here]["targets"]) == outputs(committed["classes"][here]["targets"])
+        return
+    reference = committed["classes"][sorted(committed["classes"])[0]]
+    verdict = compare(reference["probes"][":train-default"], built["classes"][here]["probes"][":train-default"], 1.0)
+    assert verdict.passes(1.0), verdict
 
 
 def ask_bundle(bundle: Path, question: str, log_path: Path) -> str:
