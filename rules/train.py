@@ -117,9 +117,25 @@ def train_target(project, name: str) -> Target:
                 # data-parallel steps see N times the batch: a different adapter, so a different key
                 **({"processes": project.options["gpus"]} if project.options.get("gpus", 1) > 1 else {})},
         inputs=lambda: train_inputs(project), toolchain=toolchain, machine=machine_of(training.precision),
-        heavy=True, description=f"train {kind.upper()} adapter '{name}'",
+        heavy=True, description=f"train {kind.upper()} adapter '{name}'", unavailable=precision_refusal(project, name),
         publish=lambda key, out: publish(project, name, key, out),
     )
+
+
+def precision_refusal(project, name: str) -> str:
+    """Why ``:train-<name>`` cannot be built on this machine ('' when it can): ``fp16`` asks for
+    float16 autocast, which only CUDA gives here. Training in float32 instead would ignore the
+    setting, so the target is refused before anything runs, pointing at the line."""
+    training = project.doc.config.training
+    if training.precision != "fp16":
+        return ""
+    from dlmbuild.train.machine_class import current_class
+
+    if current_class("fp16").device == "cuda":
+        return ""
+    where = config_location(project, "training", "precision")
+    return (f":train-{name} cannot be built here: {where}: training.precision fp16 needs a CUDA device, and this "
+            f"machine trains on CPU (use bf16 or fp32, or auto)")
 
 
 def train_inputs(project) -> dict[str, str]:

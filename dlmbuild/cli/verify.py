@@ -84,7 +84,7 @@ def verify_against(doc: Path, lock, *, tolerance: float = 1.0, strict: bool = Fa
     reference = None if legacy else reference_class(lock, lock.here, strict=strict)
     goldens = lock.classes.get(reference) if reference else None
     wanted = set(lock.shared) | (set(goldens.targets) if goldens else set())
-    with rebuilt_in_scratch(doc, wanted) as (project, graph, results):
+    with rebuilt_in_scratch(doc, wanted) as (project, graph, results, had_replay):
         problems = [f"  {n}: in the lock but no longer a target of the document" for n in sorted(wanted - set(graph.targets))]
         problems += base_problems(project, lock)
         shared = {n: t for n, t in lock.shared.items() if n in graph.targets}
@@ -92,6 +92,10 @@ def verify_against(doc: Path, lock, *, tolerance: float = 1.0, strict: bool = Fa
             shared = {n: t for n, t in shared.items() if n in results and not results[n].machine_bound}
         ok, mismatched = compare_bytes(shared, results)
         problems += mismatched
+        if not had_replay and any(line.startswith("  MISMATCH  :data-") for line in mismatched):
+            problems.append("  (a :data target replays rows of earlier builds, kept in $DLM_HOME on the machine that built "
+                            "them, and this machine has none for this document: a pack carries them, so verify "
+                            "`dlm pack` output with `dlm verify PACK --rebuild`)")
         if goldens is not None and reference == lock.here:
             mine_ok, mismatched = compare_bytes({n: t for n, t in goldens.targets.items() if n in graph.targets}, results)
             ok += mine_ok
@@ -119,7 +123,8 @@ def verify_against(doc: Path, lock, *, tolerance: float = 1.0, strict: bool = Fa
 @contextlib.contextmanager
 def rebuilt_in_scratch(doc: Path, names: set[str]):
     """Rebuild ``names`` (those still targets of the document) in a throwaway home; yields
-    (project, graph, results by name) while the rebuilt outputs exist."""
+    (project, graph, results by name, whether this machine had a replay corpus to start from)
+    while the rebuilt outputs exist."""
     scratch = Path(tempfile.mkdtemp(prefix="dlm-verify-"))
     try:
         real_bases = dlm_home() / "bases"
@@ -133,7 +138,7 @@ def rebuilt_in_scratch(doc: Path, names: set[str]):
             shutil.copytree(replay, project.layout.replay)
         engine = make_engine(project, graph, quiet=True)
         results = {r.name: r for r in engine.run(sorted(n for n in names if n in graph.targets), jobs=2)}
-        yield project, graph, results
+        yield project, graph, results, replay.is_dir()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -184,3 +184,19 @@ def test_a_lock_from_an_older_dlm_is_refused_then_migrated(bf16_built, run_dlm):
     assert f"recorded class {BF16} in dlm.lock (migrated from lock version 1)" in migrated.out
     assert tomllib.loads((root / "dlm.lock").read_text())["lock_version"] == 2
     assert run_dlm("verify", "proj/doc.dlm", "--strict").code == 0
+
+
+def test_a_lock_whose_data_replays_earlier_builds_says_why_a_fresh_machine_differs(bf16_built, run_dlm):
+    import shutil
+
+    root = bf16_built
+    doc = root / "doc.dlm"
+    doc.write_text(doc.read_text().replace("the user is the note", "the user is the item"))
+    assert run_dlm("build", "proj/doc.dlm").code == 0  # :data now replays the first version's rows
+    replay = next((root.parent / "home" / "store").glob("*/replay"))
+    assert any(replay.iterdir())
+    shutil.rmtree(replay)  # a fresh CI machine has no history
+    fresh = run_dlm("verify", "proj/doc.dlm")
+    assert fresh.code == 4
+    assert "MISMATCH  :data-default" in fresh.err
+    assert "this machine has none for this document: a pack carries them" in fresh.err

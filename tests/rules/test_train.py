@@ -180,3 +180,18 @@ def test_gpus_2_trains_through_two_workers_and_publishes(trainable_dir, monkeypa
     assert run["status"] == "done" and run["plan"]["processes"] == 2 and len(db.steps(run["id"])) == 30
     assert run_build(doc, [], quiet=True) == 0  # one process: a different key, so it trains again
     assert _versions(doc).current().label == "v0002"
+
+
+def test_fp16_on_a_cpu_only_machine_is_refused_before_anything_runs(project_dir, run_dlm):
+    """float16 autocast exists only on CUDA here; training in float32 instead would ignore the
+    setting, so :train (and whatever needs it) is refused, pointing at the line."""
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine honours fp16")
+    doc = project_dir / "doc.dlm"
+    doc.write_text(doc.read_text().replace("  sequence_len: 64\n", "  sequence_len: 64\n  precision: fp16\n"))
+    refused = run_dlm("build", doc)
+    assert refused.code == 2 and refused.out == ""
+    assert refused.err == (f"dlm: :train-default cannot be built here: {doc}:7:14: training.precision fp16 needs a CUDA "
+                           "device, and this machine trains on CPU (use bf16 or fp32, or auto)\n")
+    assert not (project_dir / "dlm.lock").exists()
+    assert run_dlm("build", doc, ":tokenize").code == 0  # what does not need training still builds
