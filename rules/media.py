@@ -40,18 +40,62 @@ def check_media_sections(project) -> None:
                             Location(project.doc.path, section.line, 1))
 
 
+SNAPSHOT_VERSION = 1
+
+
 def media_graph(project, modality: str):
     """The targets and aliases of a document on a vision-language or speech base: examples and
-    adapters (rules/train_media.py); exports of such adapters are refused in one line until they
-    land, before anything trains."""
+    adapters (rules/train_media.py) and ``:export-hf``, an HF snapshot of the adapters with the
+    base's processor. A GGUF (``:gguf-media``) and the bundles built from one are refused in one
+    line that says why, before anything trains."""
     from dlmbuild.engine.target import Target
+    from dlmbuild.export.kinds import BUNDLES
+    from dlmbuild.export.media_snapshot import no_gguf_reason
     from dlmbuild.rules import train_media
 
     targets = train_media.targets(project, modality)
     names = project.doc.config.training.adapter_names
-    why = (f"is not available for the {modality} base {project.doc.config.base_model} yet: its adapters are "
-           f"used in place (dlm prompt --{'image' if modality == 'vision' else 'audio'})")
-    planned = [Target(name=name, rule="export_media", version=0, action=None, deps=tuple(f":train-{n}" for n in names),
-                      description=f"{name[1:]} of a {modality} adapter", unavailable=f"{name} {why}")
-               for name in (":gguf-media", ":export-media")]
-    return targets + planned, {":train": [f":train-{n}" for n in names], ":gguf": [":gguf-media"], ":export": [":export-media"]}
+    trains = tuple(f":train-{n}" for n in names)
+    chosen = project.options.get("adapter")
+    snapshot = snapshot_target(project, modality, (f":train-{chosen}",) if chosen in names else trains)
+    if chosen and chosen not in names:
+        snapshot.unavailable = f":export-hf: --adapter {chosen} is not an adapter of this document ({', '.join(names)})"
+    elif project.options.get("adapter_mix") or project.options.get("dequantize"):
+        snapshot.unavailable = (f":export-hf of a {modality} base exports adapters as they are: --adapter-mix and "
+                                f"--dequantize apply to merged text models")
+    why = no_gguf_reason(modality)
+    refused = [Target(name=":gguf-media", rule="gguf_media", version=0, action=None, deps=trains,
+                      description=f"GGUF of a {modality} adapter", unavailable=f":gguf-media cannot be built: {why}")]
+    refused += [Target(name=f":export-{kind.name}", rule=f"export_{kind.name.replace('-', '_')}", version=0, action=None,
+                       deps=trains, description=kind.description,
+                       unavailable=f":export-{kind.name} cannot be built for the {modality} base "
+                                   f"{project.doc.config.base_model}: {why}")
+                for kind in BUNDLES if kind.name != "hf"]
+    aliases = {":train": list(trains), ":gguf": [":gguf-media"], ":export": [":export-hf"]}
+    return targets + [snapshot] + refused, aliases
+
+
+def snapshot_target(project, modality: str, trains: tuple[str, ...]):
+    """``:export-hf`` on a media base: every adapter, the processor files, README, manifest."""
+    from dlmbuild.engine.target import Target
+    from dlmbuild.rules.bundles import publish
+    from dlmbuild.rules.support import BaseInputs, toolchain_of
+    from dlmbuild.rules.train_media import processor_hash
+
+    return Target(
+        name=":export-hf", rule="export_media_hf", version=SNAPSHOT_VERSION, action=lambda ctx: build_snapshot(ctx, modality),
+        deps=trains, config={"name": project.doc.path.stem, "modality": modality, "base": project.doc.config.base_model},
+        inputs=lambda: {**BaseInputs(project).tokenizer(), "base:processor": processor_hash(project)},
+        toolchain=lambda: toolchain_of("transformers", "peft"),
+        description=f"HF snapshot of the {modality} adapters (PEFT folders and the base's processor)",
+        publish=lambda key, out: publish(project, "hf", key, out),
+    )
+
+
+def build_snapshot(ctx, modality: str) -> None:
+    from dlmbuild.export.media_snapshot import write_media_snapshot
+
+    project = ctx.project
+    adapters = {name.removeprefix(":train-"): folder for name, folder in sorted(ctx.dep_outputs.items())}
+    write_media_snapshot(ctx.out_dir, adapters, project.base().path, base_ref=project.doc.config.base_model,
+                         name=project.doc.path.stem, modality=modality)

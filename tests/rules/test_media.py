@@ -57,7 +57,9 @@ def test_a_base_that_reads_the_media_takes_the_section(tmp_path, monkeypatch, se
     _project_, graph = open_project(doc)
     assert graph.resolve([":train"]) == [":train-default"]
     assert graph.targets[":train-default"].deps == (":examples-default",)
-    assert not graph.targets[":export-media"].buildable
+    assert not graph.targets[":gguf-media"].buildable and graph.targets[":export-hf"].buildable
+    assert graph.resolve([":export"]) == [":export-hf"]
+    assert "libmtmd" in graph.targets[":export-ollama"].why_unavailable
 
 
 def test_a_speech_base_takes_clips_and_refuses_other_sections_at_their_fence(tmp_path, monkeypatch):
@@ -68,7 +70,10 @@ def test_a_speech_base_takes_clips_and_refuses_other_sections_at_their_fence(tmp
                                f"::audio:: clips and their transcripts")
     doc.write_text(doc.read_text().replace("the paragraph is a note of value\n", ""))
     _project_, graph = open_project(doc)
-    assert set(graph.targets) == {":examples-default", ":train-default", ":gguf-media", ":export-media"}
+    assert set(graph.targets) == {":examples-default", ":train-default", ":gguf-media", ":export-hf", ":export-ollama",
+                                  ":export-llama-server", ":export-vllm", ":export-mlx-serve"}
+    assert graph.targets[":gguf-media"].why_unavailable == (":gguf-media cannot be built: llama.cpp does not run Whisper "
+                                                            "models, so a speech adapter exports as an HF snapshot (`:export-hf`)")
 
 
 def test_settings_a_media_trainer_does_not_use_are_refused_where_they_are_written(tmp_path, monkeypatch):

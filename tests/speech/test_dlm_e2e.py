@@ -53,6 +53,39 @@ def test_a_clip_without_the_name_is_transcribed_as_the_base_does(meeting, transc
     assert _prompt(meeting, "plain_03.wav") == transcriber.transcribe(CLIPS / "plain_03.wav").strip()
 
 
+def test_the_hf_snapshot_loads_as_its_readme_says_and_transcribes_alike(meeting, whisper_dir, tmp_path):
+    """``dlm export --target hf``: the README's own code, run as written (paths filled in),
+    transcribes a held-out clip as ``dlm prompt --audio`` does; the checksums hold; a GGUF is
+    refused in one line that says why."""
+    import hashlib
+    import subprocess
+    import sys
+
+    out = tmp_path / "snapshot"
+    done = run_dlm_once(meeting["env"], "export", meeting["doc"], "--target", "hf", "--out", out)
+    assert done.code == 0, done.err
+    assert sorted(p.name for p in (out / "adapters" / "default").iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert (out / "preprocessor_config.json").is_file() and (out / "tokenizer.json").is_file()
+    assert not (out / "model.safetensors").exists()  # the base's weights stay with the base
+    for line in (out / "SHA256SUMS").read_text().splitlines():
+        digest, rel = line.split("  ", 1)
+        assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["modality"] == "speech" and manifest["adapters"] == ["default"]
+    code = (out / "README.md").read_text().split("```python\n")[1].split("```")[0]
+    code = (code.replace("path/to/this/folder", str(out)).replace("openai/whisper-tiny.en", str(whisper_dir))
+            .replace("clip.wav", str(CLIPS / "name_05.wav")))
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Kelvarro Tidemoor" in ran.stdout
+    assert ran.stdout.strip() == _prompt(meeting, "name_05.wav")
+    gguf = run_dlm_once(meeting["env"], "build", meeting["doc"], ":gguf")
+    assert gguf.code == 2 and gguf.out == ""
+    assert gguf.err == ("dlm: :gguf-media cannot be built: llama.cpp does not run Whisper models, so a speech adapter "
+                        "exports as an HF snapshot (`:export-hf`)\n")
+
+
 def test_a_second_build_does_nothing_and_the_bytes_decide(meeting):
     again = run_dlm_once(meeting["env"], "build", meeting["doc"])
     assert again.code == 0 and "built" not in again.out

@@ -68,6 +68,30 @@ def test_the_adapter_answers_from_the_image(shapes):
         assert done.out.strip() == spec["answer"]
 
 
+def test_the_hf_snapshot_loads_as_its_readme_says_and_answers_alike(shapes, tiny_vlm, tmp_path):
+    """``dlm export --target hf`` on the vision document: the README's code, run as written
+    (paths and question filled in), answers each image as ``dlm prompt --image`` does."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "snapshot"
+    done = run_dlm_once(shapes["env"], "export", shapes["doc"], "--target", "hf", "--out", out)
+    assert done.code == 0, done.err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["modality"] == "vision" and "libmtmd" in manifest["gguf"]
+    readme = (out / "README.md").read_text()
+    assert "No GGUF: a vision-language GGUF needs llama.cpp's multimodal library (libmtmd)" in readme
+    for name, spec in PICTURES.items():
+        code = readme.split("```python\n")[1].split("```")[0]
+        code = (code.replace("path/to/this/folder", str(out)).replace("PATH/TO/BASE", str(tiny_vlm))
+                .replace("image.png", str(shapes["root"] / f"{name}.png")).replace("What is in the image?", QUESTION))
+        ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), timeout=300)
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        assert ran.stdout.strip().startswith(spec["answer"]), ran.stdout  # dlm stops at the end of the turn
+
+
 def test_a_second_build_does_nothing(shapes):
     again = run_dlm_once(shapes["env"], "build", shapes["doc"])
     assert again.code == 0 and "built" not in again.out, again.out

@@ -1,0 +1,114 @@
+"""The HF snapshot of a vision-language or speech adapter: the export for bases that llama.cpp
+cannot run from here (Whisper, and vision-language families while the pinned toolchain has no
+multimodal library).
+
+It holds each adapter as a PEFT folder (``adapters/<name>/``), the base's processor and
+tokenizer files (so ``AutoProcessor.from_pretrained(snapshot)`` prepares images or clips as
+training did), ``manifest.json`` (base, modality, adapters, why there is no GGUF), a README
+with the loading code for the modality, and ``SHA256SUMS`` over every other file. The base's
+weights are not copied: the README names where to load them from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dlmbuild.export.hf_snapshot import ADAPTER_FILES, SUMS
+from dlmbuild.store.exports import sha256_file
+
+# What the processor needs, as transformers saves it; weights and the model's own config stay
+# with the base.
+PROCESSOR_SUFFIXES = (".json", ".txt", ".jinja", ".model")
+NOT_PROCESSOR = {"config.json", "generation_config.json", "model.safetensors.index.json"}
+MANIFEST = "manifest.json"
+
+SPEECH_CODE = """import soundfile
+from peft import PeftModel
+from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+processor = WhisperProcessor.from_pretrained("path/to/this/folder")
+base = WhisperForConditionalGeneration.from_pretrained("{load_from}")
+model = PeftModel.from_pretrained(base, "path/to/this/folder/adapters/{adapter}").eval()
+audio, rate = soundfile.read("clip.wav", dtype="float32")  # mono, at {rate} Hz (resample other rates first)
+features = processor(audio, sampling_rate=rate, return_tensors="pt").input_features
+print(processor.batch_decode(model.generate(input_features=features), skip_special_tokens=True)[0].strip())"""
+
+VISION_CODE = """from PIL import Image
+from peft import PeftModel
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+processor = AutoProcessor.from_pretrained("path/to/this/folder")
+base = AutoModelForImageTextToText.from_pretrained("{load_from}")
+model = PeftModel.from_pretrained(base, "path/to/this/folder/adapters/{adapter}").eval()
+messages = [{{"role": "user", "content": [{{"type": "image"}}, {{"type": "text", "text": "What is in the image?"}}]}}]
+prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
+inputs = processor(text=[prompt], images=[[Image.open("image.png").convert("RGB")]], return_tensors="pt")
+out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
+print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
+
+
+def no_gguf_reason(modality: str) -> str:
+    """The one line that says why a media adapter exports as an HF snapshot and not as a GGUF."""
+    if modality == "speech":
+        return "llama.cpp does not run Whisper models, so a speech adapter exports as an HF snapshot (`:export-hf`)"
+    return ("a vision-language GGUF needs llama.cpp's multimodal library (libmtmd), which the pinned toolchain "
+            "does not build yet, so a vision adapter exports as an HF snapshot (`:export-hf`)")
+
+
+def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters: list[str], rate: int | None) -> str:
+    load_from = hf_id or "PATH/TO/BASE"
+    base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
+    code = (SPEECH_CODE if modality == "speech" else VISION_CODE).format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
+    what = "transcribes clips" if modality == "speech" else "answers about images"
+    return f"""# {name}: dlm {modality} adapters
+
+LoRA adapters trained by dlm from `{name}.dlm` on {base_line}: {", ".join(adapters)} (one PEFT
+folder each under `adapters/`). The processor and tokenizer files here are the base's, as
+training used them; the base's weights are not included. This loads the first adapter and
+{what}:
+
+```python
+{code}
+```
+
+No GGUF: {no_gguf_reason(modality)}.
+
+Check the files with `sha256sum -c {SUMS}`.
+"""
+
+
+def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Path, *, base_ref: str, name: str,
+                         modality: str) -> None:
+    """Assemble the snapshot in ``out_dir`` from each adapter's folder and the base's folder;
+    ``SHA256SUMS`` is written last, over every other file (nested ones by relative path)."""
+    from dlmbuild.bases.registry import REGISTRY
+
+    out_dir, base_dir = Path(out_dir), Path(base_dir)
+    for adapter, folder in adapters.items():
+        (out_dir / "adapters" / adapter).mkdir(parents=True)
+        for file in ADAPTER_FILES:
+            shutil.copyfile(Path(folder) / file, out_dir / "adapters" / adapter / file)
+    copied = []
+    for path in sorted(base_dir.iterdir()):
+        if path.is_file() and path.suffix in PROCESSOR_SUFFIXES and path.name not in NOT_PROCESSOR and not path.name.startswith("."):
+            shutil.copyfile(path, out_dir / path.name)
+            copied.append(path.name)
+    row = REGISTRY.get(base_ref)
+    hf_id = row.hf_id if row else None
+    rate = _sampling_rate(base_dir) if modality == "speech" else None
+    manifest = {"kind": "dlm.media-snapshot", "name": name, "modality": modality, "base": base_ref, "base_hf_id": hf_id,
+                "adapters": sorted(adapters), "processor_files": copied, "gguf": no_gguf_reason(modality)}
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "README.md").write_text(readme(name, base_ref, hf_id, modality, sorted(adapters), rate), encoding="utf-8")
+    files = sorted(p for p in out_dir.rglob("*") if p.is_file())
+    lines = [f"{sha256_file(path)}  {path.relative_to(out_dir).as_posix()}" for path in files]
+    (out_dir / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _sampling_rate(base_dir: Path) -> int | None:
+    try:
+        return int(json.loads((base_dir / "preprocessor_config.json").read_text(encoding="utf-8"))["sampling_rate"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
