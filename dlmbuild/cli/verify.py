@@ -48,18 +48,18 @@ def verify(
         return
     from dlmbuild.cli.verify_check import parse_tolerance
     from dlmbuild.project import Project
-    from dlmbuild.rules.lock_view import class_here
+    from dlmbuild.train.machine_class import document_class
 
     project = Project.open(doc)
-    here = class_here(project)
-    lock = read_lock(doc, here)
+    mine = document_class(project)
+    lock = read_lock(doc, mine.name)
     if lock is None or not (lock.shared or lock.classes):
         raise DlmError(f"{lock_path(doc)} has no entry for {doc.name}; run `dlm build {doc}` first")
     if lock.version < LOCK_VERSION and not record:
         raise UsageError(f"{lock_path(doc).name} was written by an older dlm (lock version {lock.version}, without machine "
                          f"classes); run `dlm verify --record {doc}` to migrate it")
     limit = parse_tolerance(tolerance, project.doc.config.verify.tolerance)
-    problems, summary = verify_against(doc, lock, tolerance=limit, strict=strict, record=record)
+    problems, summary = verify_against(doc, lock, tolerance=limit, strict=strict, record=record, mine=mine)
     if problems:
         for line in problems:
             typer.echo(line, err=True)
@@ -67,18 +67,21 @@ def verify(
     typer.echo(summary)
 
 
-def verify_against(doc: Path, lock, *, tolerance: float = 1.0, strict: bool = False,
-                   record: bool = False) -> tuple[list[str], str]:
+def verify_against(doc: Path, lock, *, tolerance: float = 1.0, strict: bool = False, record: bool = False,
+                   mine=None) -> tuple[list[str], str]:
     """(problem lines, the summary line) of rebuilding ``doc`` and comparing with ``lock``;
     with ``record``, a clean result also writes this machine's class into the lock. The lock is
-    viewed from this machine's class, whoever read it (a pack's lock names its packer's)."""
+    viewed from this machine's class ``mine`` (worked out here when not given), whoever read it:
+    a pack's lock names its packer's."""
     import dataclasses
 
     from dlmbuild.cli.verify_check import answers_phrase, class_difference, compare_across, compare_bytes, reference_class
-    from dlmbuild.project import Project
-    from dlmbuild.train.machine_class import document_class
 
-    mine = document_class(Project.open(doc))
+    if mine is None:
+        from dlmbuild.project import Project
+        from dlmbuild.train.machine_class import document_class
+
+        mine = document_class(Project.open(doc))
     lock = dataclasses.replace(lock, here=mine.name)
     legacy = lock.version < LOCK_VERSION
     reference = None if legacy else reference_class(lock, lock.here, strict=strict)
