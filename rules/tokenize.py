@@ -33,7 +33,7 @@ from dlmbuild.util import memo
 from dlmbuild.util.filesig import signature
 
 NAME = "tokenize"
-VERSION = 3
+VERSION = 4  # 4: Q/A rows carry their text ("pair")
 LOSS_MASK_MODE = "assistant-only"
 INDEX = "index.json"
 INDEX_FORMAT = 2
@@ -238,7 +238,8 @@ def tokenize_section(tokenizer, system_prompt: str | None, seq: int, section: Se
                     f"Q/A pair is {len(ids)} tokens, longer than training.sequence_len {seq}; shorten it or raise sequence_len",
                     Location(doc_path, pair.line, 1),
                 )
-            rows.append({"input_ids": ids, "loss_mask": [0] * len(prompt_ids) + [1] * len(answer_ids)})
+            rows.append({"input_ids": ids, "loss_mask": [0] * len(prompt_ids) + [1] * len(answer_ids),
+                         "pair": [pair.question, pair.answer]})
         return rows
     if section.type is SectionType.PREFERENCE:
         rows = []

@@ -26,8 +26,10 @@ from dlmbuild.errors import DocumentError, Location
 from dlmbuild.rules import tokenize
 from dlmbuild.rules.support import BaseInputs, machine_of, toolchain_of
 
-DATA_VERSION = 1
-TRAIN_VERSION = 3  # 2: training stops once every answer is reproduced (train/reproduce.py); 3: probes.json
+DATA_VERSION = 2  # 2: Q/A rows carry their text ("pair") for training.augment
+# 2: training stops once every answer is reproduced (train/reproduce.py); 3: probes.json;
+# 4: the base's own rewordings and prose questions (training.augment, rules/train_augment.py)
+TRAIN_VERSION = 4
 ROWS = "rows.jsonl"
 DATA_SUMMARY = "data.json"
 TRAIN_SUMMARY = "dlm-train.json"
@@ -114,6 +116,7 @@ def train_target(project, name: str) -> Target:
         config={"adapter_name": name, "training": {k: getattr(training, k) for k in PLAN_KEYS},
                 "adapter": spec.model_dump(mode="json", exclude_none=True) if spec else {},
                 "anchor": training.anchor.model_dump(mode="json"),
+                "augment": training.augment.model_dump(mode="json"),
                 # data-parallel steps see N times the batch: a different adapter, so a different key
                 **({"processes": project.options["gpus"]} if project.options.get("gpus", 1) > 1 else {})},
         inputs=lambda: train_inputs(project), toolchain=toolchain, machine=machine_of(training.precision),
@@ -179,7 +182,7 @@ def build_data(ctx: ActionContext, name: str) -> None:
                             Location(project.doc.path, 1, 1))
     with open(ctx.out_dir / ROWS, "w", encoding="utf-8") as out:
         for row in rows + replay_rows:
-            out.write(json.dumps({k: row[k] for k in ("input_ids", "loss_mask") if k in row}, separators=(",", ":")) + "\n")
+            out.write(json.dumps({k: row[k] for k in ("input_ids", "loss_mask", "pair") if k in row}, separators=(",", ":")) + "\n")
     summary = {"adapter": name, "sections": len(entries), "rows": len(rows), "replay_sections": replayed,
                "replay_rows": len(replay_rows), "tokens": sum(len(r["input_ids"]) for r in rows + replay_rows)}
     (ctx.out_dir / DATA_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
@@ -224,8 +227,10 @@ def train(ctx: ActionContext, name: str) -> None:
     from dlmbuild.train.packing import pack
     from dlmbuild.train.plan import make_plan
     from dlmbuild.train.probes import probe_set
+    from dlmbuild.rules.train_augment import augmented_rows
+    from dlmbuild.train.base_model import load_base
     from dlmbuild.train.recorded import recorded_run
-    from dlmbuild.train.reproduce import answer_blocks
+    from dlmbuild.train.reproduce import answer_blocks, answer_rows
     from dlmbuild.train.resources import check_resources
     from dlmbuild.train.tokenizer import BaseTokenizer
 
@@ -235,12 +240,25 @@ def train(ctx: ActionContext, name: str) -> None:
     check_sequence_len(project, base)
     rows_path = ctx.dep_outputs[f":data-{name}"] / ROWS
     rows = read_rows(rows_path.parent)
-    blocks = pack(rows, training.sequence_len)
     answers = answer_blocks(rows, training.sequence_len)
+    n_answers = sum(len(a.starts) for a in answers)
     processes = project.options.get("gpus", 1)
-    plan = make_plan(training, name, len(blocks), world_size=processes, answers=sum(len(a.starts) for a in answers))
     device = pick_device(training.precision)
-    check_resources(plan, device, base.path, project.layout.root)
+    # what a step needs does not depend on how many rows the base adds: refuse before loading
+    first = make_plan(training, name, len(pack(rows, training.sequence_len)), world_size=processes, answers=n_answers)
+    check_resources(first, device, base.path, project.layout.root)
+    here = device.device if processes == 1 else "cpu"  # workers load their own; the parent only writes questions
+    model = load_base(base.path, here, qlora=first.kind == "qlora" and processes == 1, weights_hash=base.weights_hash)
+    extra, augmented = augmented_rows(project, name, rows, model, here, ctx.out_dir,
+                                      ctx.log if not project.options.get("quiet", False) else lambda line: None)
+    if extra:
+        rows_path = ctx.out_dir.parent / "rows-augmented.jsonl"
+        with open(rows_path, "w", encoding="utf-8") as handle:
+            for row in rows + extra:
+                handle.write(json.dumps(row, separators=(",", ":")) + "\n")
+    blocks = pack(rows + extra, training.sequence_len)
+    plan = make_plan(training, name, len(blocks), world_size=processes, answers=n_answers,
+                     repeats=1 + augmented["rephrasings"] / max(1, len(answer_rows(rows))))
     tokenizer = BaseTokenizer(base.path)
     pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
     anchor_weight = training.anchor.weight if training.anchor.enabled else 0.0
@@ -259,7 +277,8 @@ def train(ctx: ActionContext, name: str) -> None:
     summary = {"adapter": name, "plan": plan.as_dict() | {"target_modules": stats["target_modules"]},
                "final_loss": stats["final_loss"], "trainable_params": stats["trainable_params"],
                "trained_tokens": stats["tokens"], "device": device.device, "autocast": device.autocast, "machine_class": device.machine_class,
-               "anchor_weight": anchor_weight, "steps_done": stats["steps"], "reproduced": stats.get("reproduced")}
+               "anchor_weight": anchor_weight, "steps_done": stats["steps"], "reproduced": stats.get("reproduced"),
+               "augment": augmented}
     (ctx.out_dir / TRAIN_SUMMARY).write_text(json.dumps(summary, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     if stats.get("reproduced"):
         done, total = stats["reproduced"]

@@ -87,6 +87,12 @@ def document_report(doc: Path, home: Path) -> dict:
         answers = sum(len(getattr(s, "pairs", None) or ()) for s in project.doc.sections if name in s.adapters)
         plan = make_plan(training, name, blocks, answers=answers)
         entry = {"plan": plan.as_dict(), "blocks_from": source}
+        knobs = training.augment
+        if knobs.rephrasings or knobs.prose_questions:
+            # written by the base at :train time, so not countable here: say what they change
+            entry["augment"] = {"rephrasings_per_question": knobs.rephrasings, "prose_questions_at_most": knobs.prose_questions,
+                                "note": "the base writes these when :train runs; they add blocks and divide auto epochs "
+                                        "by the square root of how often each answer then repeats"}
         if base is not None:
             guess = estimate(plan, base.path)
             entry["estimated_peak_gib"] = round(guess.peak_bytes / GIB, 2)
@@ -239,6 +245,10 @@ def _print(report: dict) -> None:
             if "estimated_peak_gib" in entry:
                 out(f", ~{entry['estimated_peak_gib']} GiB peak, {entry['trainable_params']:,} trainable params")
             out("\n")
+            if "augment" in entry:
+                knobs = entry["augment"]
+                out(f"  {name} first: the base writes up to {knobs['rephrasings_per_question']} rewordings of each question and "
+                    f"questions from up to {knobs['prose_questions_at_most']} prose sentences (more blocks, fewer epochs than above)\n")
             pref = entry.get("preference")
             if pref:
                 out(f"  {name} then {pref['method'].upper()} beta {pref['beta']:g} on {pref['pairs']} pairs "

@@ -135,6 +135,16 @@ class AnchorConfig(_Strict):
     weight: Annotated[float, Field(ge=0, le=100)] = 1.0
 
 
+class AugmentConfig(_Strict):
+    """Questions the base writes for itself before training (train/augment.py): other wordings
+    of each Q/A question, and a question for each prose sentence, answered by the sentence."""
+
+    rephrasings: Annotated[int, Field(ge=0, le=8)] = 3
+    # off: the 135M base's prose questions were mostly nonsense and taught vague questions to
+    # answer with unrelated sentences (benchmarks/quality.py, docs/training.md)
+    prose_questions: Annotated[int, Field(ge=0, le=5000)] = 0
+
+
 class CacheConfig(_Strict):
     """The tokenized-section cache."""
 
@@ -169,6 +179,7 @@ class TrainingConfig(_Strict):
     preference: PreferenceConfig = PreferenceConfig()
     replay: ReplayConfig = ReplayConfig()
     anchor: AnchorConfig = AnchorConfig()
+    augment: AugmentConfig = AugmentConfig()
     cache: CacheConfig = CacheConfig()
 
     _modules = field_validator("target_modules")(_check_modules)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 TARGET_STEPS = 60
 MAX_AUTO_EPOCHS = 30
+MIN_AUGMENTED_EPOCHS = 8
 REPRODUCE_BUDGET_FACTOR = 4
 REPRODUCE_MAX_EPOCHS = 120
 REPRODUCE_MAX_STEPS = 300
@@ -75,10 +76,16 @@ def knob(training, spec, name: str):
     return getattr(training, name) if value is None else value
 
 
-def make_plan(training, adapter: str, blocks: int, world_size: int = 1, answers: int = 0) -> TrainPlan:
+def make_plan(training, adapter: str, blocks: int, world_size: int = 1, answers: int = 0, repeats: float = 1.0) -> TrainPlan:
     """Resolve the plan for ``adapter`` given how many packed blocks its rows fill, how many
     data-parallel processes share each step, and how many Q/A answers it can check for
-    reproduction (0: no check; nor under data parallelism, where ranks would have to agree)."""
+    reproduction (0: no check; nor under data parallelism, where ranks would have to agree).
+
+    ``repeats``: how many Q/A rows train each of the document's answers on average (1 + the
+    base's rewordings and prose questions per answer, ``train/augment.py``). A pass then shows
+    every fact several times in several wordings, so ``auto`` epochs are divided by its square
+    root (at least ``MIN_AUGMENTED_EPOCHS``): about the original build time, and the
+    reproduction check still decides when the document's own answers are learnt."""
     spec = training.adapters.get(adapter) if training.adapters else None
     kind = knob(training, spec, "adapter")
     per_step = training.micro_batch_size * training.grad_accum * world_size
@@ -87,6 +94,8 @@ def make_plan(training, adapter: str, blocks: int, world_size: int = 1, answers:
     check_from = 0
     if epochs == "auto":
         epochs = max(1, min(MAX_AUTO_EPOCHS, math.ceil(TARGET_STEPS / steps_per_epoch)))
+        if repeats > 1:
+            epochs = min(epochs, max(MIN_AUGMENTED_EPOCHS, math.ceil(epochs / math.sqrt(repeats))))
         if answers > 0 and world_size == 1:
             check_from = steps_per_epoch * epochs
             budget = min(REPRODUCE_MAX_EPOCHS, epochs * REPRODUCE_BUDGET_FACTOR,

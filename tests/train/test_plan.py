@@ -185,3 +185,19 @@ def test_no_reproduction_check_when_epochs_are_explicit_or_data_parallel():
     assert make_plan(TrainingConfig(), "default", 10, world_size=2, answers=5).check_from == 0
     capped = make_plan(TrainingConfig(max_steps=20), "default", 1, answers=5)
     assert (capped.steps, capped.check_from) == (20, 20)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "repeats", "floor_epochs"),
+    [
+        (3, 1.0, 30),    # no written questions: as before
+        (8, 4.0, 15),    # 2 steps/epoch: 30 epochs wanted, / sqrt(4) -> 15
+        (13, 4.4, 8),    # 4 steps/epoch: 15 epochs, / 2.1 -> 8
+        (13, 16.0, 8),   # never below MIN_AUGMENTED_EPOCHS
+        (240, 4.0, 1),   # one pass already: never raised to the minimum
+    ],
+)
+def test_the_bases_own_questions_shorten_auto_epochs_by_the_root_of_the_repeats(blocks, repeats, floor_epochs):
+    plan = make_plan(TrainingConfig(), "default", blocks, answers=16, repeats=repeats)
+    assert plan.check_from == plan.steps_per_epoch * floor_epochs
+    assert make_plan(TrainingConfig(num_epochs=5), "default", blocks, answers=16, repeats=repeats).epochs == 5  # explicit: kept
