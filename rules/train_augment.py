@@ -38,7 +38,7 @@ def augmented_rows(project, name: str, rows: list[dict], model, device: str, out
 
     config = project.doc.config
     knobs = config.training.augment
-    summary = {"rephrasings": 0, "prose_questions": 0, "sampled": 0, "seconds": 0.0}
+    summary = {"rephrasings": 0, "prose_questions": 0, "sampled": 0}
     if knobs.rephrasings == 0 and knobs.prose_questions == 0:
         return [], summary
     tokenizer = tokenize.load_tokenizer(project.base())
@@ -58,8 +58,9 @@ def augmented_rows(project, name: str, rows: list[dict], model, device: str, out
                 continue
             extra.append({"input_ids": prompt_ids + answer_ids, "loss_mask": [0] * len(prompt_ids) + [1] * len(answer_ids)})
             handle.write(json.dumps({"kind": kind, "question": question, "answer": answer}, ensure_ascii=False) + "\n")
-    summary = {"rephrasings": written.count("rephrasing"), "prose_questions": written.count("prose"),
-               "sampled": written.sampled, "seconds": round(time.perf_counter() - started, 1)}
+    # no seconds in the summary: it is part of the adapter's output, whose bytes must repeat
+    summary = {"rephrasings": written.count("rephrasing"), "prose_questions": written.count("prose"), "sampled": written.sampled}
     log(f":train-{name}: the base wrote {summary['rephrasings']} rewordings of {len(pairs)} questions and "
-        f"{summary['prose_questions']} questions from prose ({written.sampled} sampled, {summary['seconds']:.1f}s; {AUGMENT_FILE})")
+        f"{summary['prose_questions']} questions from prose ({written.sampled} sampled, {time.perf_counter() - started:.1f}s; "
+        f"{AUGMENT_FILE})")
     return extra, summary
