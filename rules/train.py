@@ -28,8 +28,9 @@ from dlmbuild.rules.support import BaseInputs, machine_of, toolchain_of
 
 DATA_VERSION = 2  # 2: Q/A rows carry their text ("pair") for training.augment
 # 2: training stops once every answer is reproduced (train/reproduce.py); 3: probes.json;
-# 4: the base's own rewordings and prose questions (training.augment, rules/train_augment.py)
-TRAIN_VERSION = 4
+# 4: the base's own rewordings and prose questions (training.augment, rules/train_augment.py);
+# 5: their sampler reads each prompt once, and a rewording may not bring in a number of its own
+TRAIN_VERSION = 5
 ROWS = "rows.jsonl"
 DATA_SUMMARY = "data.json"
 TRAIN_SUMMARY = "dlm-train.json"
@@ -248,7 +249,9 @@ def train(ctx: ActionContext, name: str) -> None:
     first = make_plan(training, name, len(pack(rows, training.sequence_len)), world_size=processes, answers=n_answers)
     check_resources(first, device, base.path, project.layout.root)
     here = device.device if processes == 1 else "cpu"  # workers load their own; the parent only writes questions
-    model = load_base(base.path, here, qlora=first.kind == "qlora" and processes == 1, weights_hash=base.weights_hash)
+    def model():  # loaded only when there is something to reword (cached: training reuses it)
+        return load_base(base.path, here, qlora=first.kind == "qlora" and processes == 1, weights_hash=base.weights_hash)
+
     extra, augmented = augmented_rows(project, name, rows, model, here, ctx.out_dir,
                                       ctx.log if not project.options.get("quiet", False) else lambda line: None)
     if extra:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dlmbuild.rules import tokenize
 
@@ -31,9 +33,11 @@ def source_texts(rows: list[dict], tokenizer) -> tuple[list[tuple[str, str]], li
     return pairs, prose
 
 
-def augmented_rows(project, name: str, rows: list[dict], model, device: str, out_dir: Path, log) -> tuple[list[dict], dict]:
+def augmented_rows(project, name: str, rows: list[dict], load_model: Callable[[], Any], device: str, out_dir: Path,
+                   log) -> tuple[list[dict], dict]:
     """Rows for the questions the base writes, and a summary for ``dlm-train.json``. Nothing is
-    written when ``training.augment`` asks for nothing or the rows have nothing to reword."""
+    written, and the base is not loaded (``load_model``), when ``training.augment`` asks for
+    nothing or the rows have nothing to reword."""
     from dlmbuild.train.augment import AugmentSettings, augment
 
     config = project.doc.config
@@ -46,6 +50,7 @@ def augmented_rows(project, name: str, rows: list[dict], model, device: str, out
     pairs, prose = source_texts(rows, tokenizer)
     if not pairs and not prose:
         return [], summary
+    model = load_model()
     started = time.perf_counter()
     settings = AugmentSettings(knobs.rephrasings, knobs.prose_questions, config.training.seed)
     written = augment(model, tokenizer, pairs, prose, settings, pad_id, device)

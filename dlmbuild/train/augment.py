@@ -113,11 +113,15 @@ def well_formed(candidate: str) -> bool:
 
 
 def accept_rephrasing(candidate: str, question: str, seen: set[str]) -> bool:
-    """A rewording is kept when it is a question, new, and keeps every key term of the original."""
+    """A rewording is kept when it is a question, new, keeps every key term of the original and
+    brings in no number of its own ("... available on port 8881?" would train a wrong number
+    with the document's answer)."""
     if not well_formed(candidate) or normalised(candidate) in seen:
         return False
     low = candidate.lower()
-    return all(term in low for term in key_terms(question))
+    original = key_terms(question)
+    invented = {term for term in key_terms(candidate) if re.search(r"\d", term)} - original
+    return all(term in low for term in original) and not invented
 
 
 def accept_prose_question(candidate: str, sentence: str) -> bool:
@@ -184,18 +188,89 @@ def sample(model, tokenizer, prompts: list[str], per_prompt: int, seed: int, pad
             width = max(len(ids) for ids in encoded)
             input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for ids in encoded], device=device)
             mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=device)
-            torch.manual_seed(seed + index)
+            generator = torch.Generator(device=device).manual_seed(seed + index)
             with torch.no_grad():
-                generated = model.generate(input_ids=input_ids, attention_mask=mask, do_sample=True, temperature=TEMPERATURE,
-                                           top_p=TOP_P, top_k=0, max_new_tokens=MAX_NEW_TOKENS, num_return_sequences=per_prompt,
-                                           pad_token_id=pad_id, eos_token_id=stops or None)
-            tails = generated[:, width:].tolist()
+                tails = draw(model, input_ids, mask, per_prompt, generator, stops, pad_id)
             for p in range(len(chunk)):
                 out.append([first_line(tokenizer.decode(tails[p * per_prompt + s], skip_special_tokens=False))
                             for s in range(per_prompt)])
     finally:
         model.train(was_training)
     return out
+
+
+def draw(model, input_ids, mask, per_prompt: int, generator, stops: list[int], pad_id: int) -> list[list[int]]:
+    """Up to ``MAX_NEW_TOKENS`` sampled tokens (temperature, then nucleus) for each of
+    ``per_prompt`` copies of every row, in row order, each ending at its first stop token.
+
+    Each prompt is read once and its key/value cache is then copied for its samples: the
+    few-shot prompts are long and the samples short, so reading each prompt once per sample
+    (as ``generate(num_return_sequences=...)`` does) was most of the sampling time. Rows that
+    have stopped leave the batch once a quarter of it has, so short samples do not pay for
+    long ones. Every row draws from the one seeded generator in a fixed order, so the same
+    inputs and seed give the same tokens."""
+    import torch
+
+    name = cache_argument(model)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    result = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
+    cache = output_cache(result)
+    cache.batch_repeat_interleave(per_prompt)
+    logits = result.logits[:, -1].float().repeat_interleave(per_prompt, dim=0)
+    mask = mask.repeat_interleave(per_prompt, dim=0)
+    position = positions[:, -1:].repeat_interleave(per_prompt, dim=0)
+    stop = torch.tensor(stops or [-1], device=mask.device)
+    rows: list[list[int]] = [[] for _ in range(mask.shape[0])]
+    alive = torch.arange(mask.shape[0], device=mask.device)  # which row each batch line is
+    running = torch.ones(mask.shape[0], dtype=torch.bool, device=mask.device)
+    for step in range(MAX_NEW_TOKENS):
+        chosen = nucleus(logits, generator)
+        for line, (row, token) in enumerate(zip(alive.tolist(), chosen.tolist(), strict=True)):
+            if running[line]:
+                rows[row].append(token)
+        running = running & ~torch.isin(chosen, stop)
+        if not bool(running.any()) or step == MAX_NEW_TOKENS - 1:
+            break
+        if int(running.sum()) <= 0.75 * len(alive):  # drop the stopped lines from the batch and its cache
+            keep = running.nonzero().squeeze(-1)
+            cache.reorder_cache(keep)
+            alive, running, chosen, mask, position = alive[keep], running[keep], chosen[keep], mask[keep], position[keep]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        position = position + 1
+        result = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=position, use_cache=True, **{name: cache})
+        cache = output_cache(result)
+        logits = result.logits[:, -1].float()
+    return rows
+
+
+def cache_argument(model) -> str:
+    """What this transformers calls the key/value cache argument (``cache`` from 5.x on,
+    ``past_key_values`` before)."""
+    import inspect
+
+    forward = getattr(type(model), "forward", None)
+    try:
+        return "cache" if forward is not None and "cache" in inspect.signature(forward).parameters else "past_key_values"
+    except (TypeError, ValueError):
+        return "past_key_values"
+
+
+def output_cache(result):
+    fields = getattr(result, "__dataclass_fields__", {})
+    return result["cache"] if "cache" in fields else result.past_key_values
+
+
+def nucleus(logits, generator):
+    """One token per row: softmax at ``TEMPERATURE``, keep the smallest set of most likely
+    tokens whose probability reaches ``TOP_P``, draw from it with ``generator``."""
+    import torch
+
+    probs = torch.softmax(logits / TEMPERATURE, dim=-1)
+    ordered, order = probs.sort(dim=-1, descending=True)
+    before = ordered.cumsum(-1) - ordered  # probability of the tokens ranked above each one
+    ordered = ordered.masked_fill(before >= TOP_P, 0.0)
+    picked = torch.multinomial(ordered, 1, generator=generator)
+    return order.gather(-1, picked).squeeze(-1)
 
 
 def augment(model, tokenizer, pairs: list[tuple[str, str]], prose: list[str], settings: AugmentSettings, pad_id: int,

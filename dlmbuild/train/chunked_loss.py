@@ -74,9 +74,22 @@ def token_loss_sum(model, batch):
     return total
 
 
-def kl_to_reference_mean(model, batch):
+def reference_hidden(model, batch):
+    """The base's last hidden state on ``batch`` (adapter disabled, no gradient), or None where
+    the head cannot be chunked. The base never changes while an adapter trains, so the anchor
+    computes this once per anchor block instead of once per step."""
+    import torch
+
+    parts = _parts(model)
+    if parts is None:
+        return None
+    with torch.no_grad(), model.disable_adapter():
+        return _hidden(parts[0], batch).flatten(0, 1)
+
+
+def kl_to_reference_mean(model, batch, reference=None):
     """Mean over positions of KL(base || adapted) on ``batch``: the base is the model with its
-    adapter disabled, computed without gradients."""
+    adapter disabled, computed without gradients (or given: ``reference_hidden`` of the batch)."""
     import torch
     from torch.utils.checkpoint import checkpoint
 
@@ -89,8 +102,8 @@ def kl_to_reference_mean(model, batch):
         log_q = torch.log_softmax(adapted.float(), dim=-1)
         return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
     decoder, head = parts
-    with torch.no_grad(), model.disable_adapter():
-        reference = _hidden(decoder, batch).flatten(0, 1)
+    if reference is None:
+        reference = reference_hidden(model, batch)
     hidden = _hidden(decoder, batch).flatten(0, 1)
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, len(hidden), CHUNK):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
-from dlmbuild.train.chunked_loss import kl_to_reference_mean, token_loss_sum
+from dlmbuild.train.chunked_loss import kl_to_reference_mean, reference_hidden, token_loss_sum
 from dlmbuild.train.device import DevicePlan, autocast_context
 from dlmbuild.train.packing import Block, collate
 from dlmbuild.train.plan import TrainPlan
@@ -142,13 +142,18 @@ def lora_config(plan: TrainPlan, modules: tuple[str, ...]):
                       use_dora=plan.kind == "dora", bias="none", task_type="CAUSAL_LM")
 
 
-def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan):
+def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan, references: dict | None = None, index: int = 0):
     """Mean KL(base || adapted) over one block of general text: how far the adapter moved the
     model's predictions on text the document is not about (computed in chunks, see
-    ``chunked_loss``)."""
+    ``chunked_loss``). ``references`` keeps the base's hidden states per anchor block ``index``
+    across steps: the base does not change, so they are computed once (the same numbers)."""
     batch = {k: v.to(device.device) for k, v in collate([block], pad_id).items()}
     with autocast_context(device):
-        return kl_to_reference_mean(model, batch)
+        if references is None:
+            return kl_to_reference_mean(model, batch)
+        if index not in references:
+            references[index] = reference_hidden(model, batch)
+        return kl_to_reference_mean(model, batch, references[index])
 
 
 def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block], pad_id: int, out_dir: Path, *,
@@ -203,6 +208,7 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
         # float16 gradients of a per-token-mean loss underflow: scale them (bf16 needs no scaler)
         scaler = torch.amp.GradScaler(device.device) if device.autocast == "float16" else None
         rank, size = world
+        references: dict = {}  # the base's hidden states per anchor block, computed once
         schedule_plan = dataclasses.replace(plan, grad_accum=plan.grad_accum * size)
         for index, every in enumerate(step_batches(len(blocks), schedule_plan, generator)):
             check_cancelled()
@@ -219,7 +225,8 @@ def train_adapter(base, plan: TrainPlan, device: DevicePlan, blocks: list[Block]
                 step_loss += float(loss.detach())
                 del loss
             if anchor and anchor_weight > 0:
-                kl = anchor_kl(model, anchor[(index * size + rank) % len(anchor)], pad_id, device) * (anchor_weight / size)
+                which = (index * size + rank) % len(anchor)
+                kl = anchor_kl(model, anchor[which], pad_id, device, references, which) * (anchor_weight / size)
                 (scaler.scale(kl) if scaler else kl).backward()
                 del kl
             if size > 1:

@@ -101,3 +101,21 @@ def test_a_bad_augment_setting_is_one_located_line(doc, run_dlm):
     assert result.code == 2
     assert result.err.strip().splitlines() == [
         f"{doc}:7:26: training.augment.rephrasings: input should be less than or equal to 8"]
+
+
+def test_the_base_is_not_loaded_when_nothing_is_to_be_written(tmp_path):
+    """Under ``--gpus`` the parent would otherwise load a whole base on CPU for nothing."""
+    from types import SimpleNamespace
+
+    from dlmbuild.rules.train_augment import augmented_rows
+
+    knobs = SimpleNamespace(rephrasings=0, prose_questions=0)
+    project = SimpleNamespace(doc=SimpleNamespace(config=SimpleNamespace(training=SimpleNamespace(augment=knobs))))
+
+    def load_model():
+        raise AssertionError("the base was loaded")
+
+    rows = [{"input_ids": [1, 2], "loss_mask": [0, 1], "pair": ["q?", "a."]}]
+    assert augmented_rows(project, "default", rows, load_model, "cpu", tmp_path, print) == (
+        [], {"rephrasings": 0, "prose_questions": 0, "sampled": 0})
+    assert list(tmp_path.iterdir()) == []

@@ -38,6 +38,8 @@ def test_a_rewording_must_keep_every_key_term_and_be_new():
     assert not accept_rephrasing("How many nodes does ferrowind run on?", question, seen)  # the same words
     assert not accept_rephrasing("Ferrowind runs on nine nodes.", question, seen)  # not a question
     assert not accept_rephrasing("Ferrowind?", question, seen)  # too short to ask anything
+    assert not accept_rephrasing("Does Ferrowind run on 12 nodes?", question, seen)  # a number of its own
+    assert accept_rephrasing("What is on port 7461 at Ferrowind?", "What runs on port 7461 at Ferrowind?", set())
 
 
 def test_a_prose_question_must_name_what_the_sentence_is_about_without_its_answer():
@@ -98,19 +100,32 @@ class ScriptedModel:
     def train(self, mode: bool = True):
         self.training = mode
 
-    def generate(self, input_ids, attention_mask, num_return_sequences, max_new_tokens, **_):
-        import torch
-
+    def draw(self, input_ids, mask, per_prompt, max_new_tokens):
+        """What ``augment.draw`` returns: ``per_prompt`` token lists per row, in row order."""
         self.calls.append(input_ids.shape[0])
-        width = input_ids.shape[1]
         rows = []
-        for ids, mask in zip(input_ids.tolist(), attention_mask.tolist(), strict=True):
-            prompt = self.tokenizer.decode([i for i, m in zip(ids, mask, strict=True) if m])
+        for ids, keep in zip(input_ids.tolist(), mask.tolist(), strict=True):
+            prompt = self.tokenizer.decode([i for i, m in zip(ids, keep, strict=True) if m])
             key = next(k for k in self.script if prompt.endswith(k))
-            for _ in range(num_return_sequences):
+            for _ in range(per_prompt):
                 text = self.script[key].pop(0) if self.script[key] else " ?"
-                rows.append(ids + self.tokenizer.encode(text.ljust(max_new_tokens))[:max_new_tokens])
-        return torch.tensor([r + [0] * (width + max_new_tokens - len(r)) for r in rows])
+                rows.append(self.tokenizer.encode(text)[:max_new_tokens])
+        return rows
+
+
+@pytest.fixture(autouse=True)
+def scripted_draw(monkeypatch):
+    """A scripted model samples by script; a real one goes through the real ``draw``."""
+    import dlmbuild.train.augment as augment_module
+
+    real = augment_module.draw
+
+    def draw(model, input_ids, mask, per_prompt, generator, stops, pad_id):
+        if isinstance(model, ScriptedModel):
+            return model.draw(input_ids, mask, per_prompt, augment_module.MAX_NEW_TOKENS)
+        return real(model, input_ids, mask, per_prompt, generator, stops, pad_id)
+
+    monkeypatch.setattr(augment_module, "draw", draw)
 
 
 @pytest.fixture
@@ -161,3 +176,37 @@ def test_sampling_a_real_model_is_repeatable_and_follows_the_seed(tiny_llama):
     assert first == sample(model, tokenizer, prompts, 3, seed=5, pad_id=2)
     assert first != sample(model, tokenizer, prompts, 3, seed=6, pad_id=2)
     assert [len(s) for s in first] == [3, 3]
+
+
+def test_draw_reads_each_prompt_once_and_matches_plain_greedy_decoding(tiny_llama, monkeypatch):
+    """With the nucleus narrowed to the top token, ``draw`` (one prefill per prompt, its cache
+    copied per sample, stopped lines dropped from the batch) must write exactly what
+    ``generate`` writes greedily for each prompt on its own."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    import dlmbuild.train.augment as augment_module
+    from dlmbuild.train.tokenizer import BaseTokenizer
+
+    monkeypatch.setattr(augment_module, "TOP_P", 1e-6)
+    monkeypatch.setattr(augment_module, "MAX_NEW_TOKENS", 12)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    tokenizer = BaseTokenizer(tiny_llama)
+    prompts = [rephrase_prompt("Who leads the rota?"), "A much shorter prompt", prose_prompt("It hands over on Tuesday.")]
+    encoded = [tokenizer.encode(p) for p in prompts]
+    width = max(map(len, encoded))
+    input_ids = torch.tensor([[2] * (width - len(ids)) + ids for ids in encoded])
+    mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded])
+    with torch.no_grad():
+        free = [model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=12, pad_token_id=2)[0, len(ids):].tolist()
+                for ids in encoded]
+        stops = [free[0][2], free[1][6]]  # lines stop at different steps (the last one may run to the end)
+        drawn = augment_module.draw(model, input_ids, mask, 2, torch.Generator().manual_seed(0), stops, 2)
+        expected = []
+        for ids in encoded:
+            out = model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=12, eos_token_id=stops,
+                                 pad_token_id=2)[0, len(ids):].tolist()
+            cut = next((i + 1 for i, t in enumerate(out) if t in stops), len(out))
+            expected += [out[:cut]] * 2
+    assert drawn == expected
+    assert len({len(row) for row in drawn}) > 1  # lines did stop at different steps
