@@ -40,18 +40,20 @@ def check_media_sections(project) -> None:
                             Location(project.doc.path, section.line, 1))
 
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: says where a vision adapter's GGUF pair comes from
 
 
 def media_graph(project, modality: str):
     """The targets and aliases of a document on a vision-language or speech base: examples and
     adapters (rules/train_media.py) and ``:export-hf``, an HF snapshot of the adapters with the
-    base's processor. A GGUF (``:gguf-media``) and the bundles built from one are refused in one
-    line that says why, before anything trains."""
+    base's processor. On a vision base whose GGUF pair llama.cpp runs (rules/media_gguf.py),
+    ``:gguf-media`` and ``:export-ollama`` too. Every other GGUF target and bundle is refused in
+    one line that says why, before anything trains."""
     from dlmbuild.engine.target import Target
     from dlmbuild.export.kinds import BUNDLES
     from dlmbuild.export.media_snapshot import no_gguf_reason
-    from dlmbuild.rules import train_media
+    from dlmbuild.rules import media_gguf, train_media
+    from dlmbuild.rules.media_gguf import supported_architecture
 
     targets = train_media.targets(project, modality)
     names = project.doc.config.training.adapter_names
@@ -63,7 +65,11 @@ def media_graph(project, modality: str):
     elif project.options.get("adapter_mix") or project.options.get("dequantize"):
         snapshot.unavailable = (f":export-hf of a {modality} base exports adapters as they are: --adapter-mix and "
                                 f"--dequantize apply to merged text models")
-    why = no_gguf_reason(modality)
+    built = []
+    if modality == "vision" and supported_architecture(project):
+        built = media_gguf.targets(project)  # :gguf-media and :export-ollama (model + projector)
+    names_built = {t.name for t in built}
+    why = no_gguf_reason(modality, bool(built))
     refused = [Target(name=":gguf-media", rule="gguf_media", version=0, action=None, deps=trains,
                       description=f"GGUF of a {modality} adapter", unavailable=f":gguf-media cannot be built: {why}")]
     refused += [Target(name=f":export-{kind.name}", rule=f"export_{kind.name.replace('-', '_')}", version=0, action=None,
@@ -71,6 +77,7 @@ def media_graph(project, modality: str):
                        unavailable=f":export-{kind.name} cannot be built for the {modality} base "
                                    f"{project.doc.config.base_model}: {why}")
                 for kind in BUNDLES if kind.name != "hf"]
+    refused = built + [t for t in refused if t.name not in names_built]
     aliases = {":train": list(trains), ":gguf": [":gguf-media"], ":export": [":export-hf"]}
     return targets + [snapshot] + refused, aliases
 
@@ -80,11 +87,13 @@ def snapshot_target(project, modality: str, trains: tuple[str, ...]):
     from dlmbuild.engine.target import Target
     from dlmbuild.rules.bundles import publish
     from dlmbuild.rules.support import BaseInputs, toolchain_of
+    from dlmbuild.rules.media_gguf import supported_architecture
     from dlmbuild.rules.train_media import processor_hash
 
     return Target(
         name=":export-hf", rule="export_media_hf", version=SNAPSHOT_VERSION, action=lambda ctx: build_snapshot(ctx, modality),
-        deps=trains, config={"name": project.doc.path.stem, "modality": modality, "base": project.doc.config.base_model},
+        deps=trains, config={"name": project.doc.path.stem, "modality": modality, "base": project.doc.config.base_model,
+                             "gguf_pair": modality == "vision" and supported_architecture(project) is not None},
         inputs=lambda: {**BaseInputs(project).tokenizer(), "base:processor": processor_hash(project)},
         toolchain=lambda: toolchain_of("transformers", "peft"),
         description=f"HF snapshot of the {modality} adapters (PEFT folders and the base's processor)",
@@ -97,5 +106,8 @@ def build_snapshot(ctx, modality: str) -> None:
 
     project = ctx.project
     adapters = {name.removeprefix(":train-"): folder for name, folder in sorted(ctx.dep_outputs.items())}
+    from dlmbuild.rules.media_gguf import supported_architecture
+
     write_media_snapshot(ctx.out_dir, adapters, project.base().path, base_ref=project.doc.config.base_model,
-                         name=project.doc.path.stem, modality=modality)
+                         name=project.doc.path.stem, modality=modality,
+                         pair_built=modality == "vision" and supported_architecture(project) is not None)

@@ -49,15 +49,27 @@ out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
 print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
 
 
-def no_gguf_reason(modality: str) -> str:
-    """The one line that says why a media adapter exports as an HF snapshot and not as a GGUF."""
+def no_gguf_reason(modality: str, pair_built: bool = False) -> str:
+    """The one line that says why a media adapter does not export as this GGUF or bundle."""
     if modality == "speech":
         return "llama.cpp does not run Whisper models, so a speech adapter exports as an HF snapshot (`:export-hf`)"
-    return ("a vision-language GGUF needs llama.cpp's multimodal library (libmtmd), which the pinned toolchain "
-            "does not build yet, so a vision adapter exports as an HF snapshot (`:export-hf`)")
+    if pair_built:
+        return ("a vision adapter exports as its GGUF pair (`:gguf-media`), an Ollama bundle (`:export-ollama`) "
+                "or an HF snapshot (`:export-hf`)")
+    return ("llama.cpp's vision GGUF pair (model + mmproj) is checked here only for the SmolVLM/Idefics3 family, "
+            "so this vision adapter exports as an HF snapshot (`:export-hf`)")
 
 
-def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters: list[str], rate: int | None) -> str:
+def gguf_line(modality: str, pair_built: bool) -> str:
+    """What the snapshot says about GGUF: where the vision pair comes from, or why there is none."""
+    if pair_built:
+        return ("GGUF: this adapter also exports as a llama.cpp model GGUF plus its mmproj projector GGUF "
+                "(`dlm build DOC :gguf-media`, or `dlm export DOC --target ollama` for an Ollama bundle)")
+    return f"No GGUF: {no_gguf_reason(modality)}"
+
+
+def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters: list[str], rate: int | None,
+           pair_built: bool = False) -> str:
     load_from = hf_id or "PATH/TO/BASE"
     base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
     code = (SPEECH_CODE if modality == "speech" else VISION_CODE).format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
@@ -73,14 +85,14 @@ training used them; the base's weights are not included. This loads the first ad
 {code}
 ```
 
-No GGUF: {no_gguf_reason(modality)}.
+{gguf_line(modality, pair_built)}.
 
 Check the files with `sha256sum -c {SUMS}`.
 """
 
 
 def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Path, *, base_ref: str, name: str,
-                         modality: str) -> None:
+                         modality: str, pair_built: bool = False) -> None:
     """Assemble the snapshot in ``out_dir`` from each adapter's folder and the base's folder;
     ``SHA256SUMS`` is written last, over every other file (nested ones by relative path)."""
     from dlmbuild.bases.registry import REGISTRY
@@ -99,9 +111,9 @@ def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Pat
     hf_id = row.hf_id if row else None
     rate = _sampling_rate(base_dir) if modality == "speech" else None
     manifest = {"kind": "dlm.media-snapshot", "name": name, "modality": modality, "base": base_ref, "base_hf_id": hf_id,
-                "adapters": sorted(adapters), "processor_files": copied, "gguf": no_gguf_reason(modality)}
+                "adapters": sorted(adapters), "processor_files": copied, "gguf": gguf_line(modality, pair_built)}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (out_dir / "README.md").write_text(readme(name, base_ref, hf_id, modality, sorted(adapters), rate), encoding="utf-8")
+    (out_dir / "README.md").write_text(readme(name, base_ref, hf_id, modality, sorted(adapters), rate, pair_built), encoding="utf-8")
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     lines = [f"{sha256_file(path)}  {path.relative_to(out_dir).as_posix()}" for path in files]
     (out_dir / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -116,6 +116,22 @@ _LLAMA3 = """\
 
 _CHATML_STOPS = ("<|im_end|>", "<|im_start|>")
 
+# SmolVLM (Idefics3) writes "<|im_start|>" once, then "Role: text<end_of_utterance>\n" per turn
+# ("Role:" without the space when the turn opens with an image) and "Assistant:" to generate.
+_SMOLVLM = """\
+<|im_start|>
+{{- if .System }}System: {{ .System }}<end_of_utterance>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if eq .Role "user" }}User: {{ .Content }}<end_of_utterance>
+{{ else if eq .Role "assistant" }}Assistant: {{ .Content }}{{ if not $last }}<end_of_utterance>
+{{ end }}
+{{- end }}
+{{- if and $last (ne .Role "assistant") }}Assistant:
+{{- end }}
+{{- end }}"""
+
 FAMILIES: Mapping[str, Family] = MappingProxyType(
     {
         "chatml": Family("chatml", "SmolLM2, Qwen2.5", _CHATML, _CHATML_STOPS, "<|im_start|>system\n", "<|im_end|>"),
@@ -128,6 +144,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(
             "<|eot_id|>",
         ),
         "qwen3": Family("qwen3", "Qwen3", _QWEN3, _CHATML_STOPS, "<|im_start|>system\n", "<|im_end|>"),
+        "smolvlm": Family("smolvlm", "SmolVLM", _SMOLVLM, ("<end_of_utterance>",), "System: ", "<end_of_utterance>"),
     }
 )
 """The chat template families dlm knows, by the name the base registry uses."""
@@ -139,6 +156,8 @@ def detect_family(chat_template: str | None) -> str | None:
         return None
     if "<|start_header_id|>" in chat_template:
         return "llama3"
+    if "<end_of_utterance>" in chat_template:
+        return "smolvlm"
     if "<|im_start|>" in chat_template:
         # Qwen3 is ChatML plus thinking tags; Qwen2.5 and SmolLM2 never mention <think>.
         return "qwen3" if "<think>" in chat_template else "chatml"
@@ -192,6 +211,17 @@ def system_turn(chat_template: str, render: Render, system: str | None) -> str |
 def stop_tokens(family: str) -> list[str]:
     """The tokens that end an assistant turn in ``family``, for ``PARAMETER stop``."""
     return list(_family(family).stops)
+
+
+def render_vision_modelfile(gguf_name: str, mmproj_name: str, family: str, *, temperature: float, top_p: float,
+                            num_ctx: int) -> str:
+    """The Modelfile of a vision GGUF pair: ``FROM`` the text model, then ``FROM`` its projector
+    (how Ollama imports a model with an ``mmproj`` file), the family's template and stops, no
+    SYSTEM (vision adapters train without a system turn)."""
+    _check_gguf_name(mmproj_name)
+    text = render_modelfile(gguf_name, family, system=None, temperature=temperature, top_p=top_p, num_ctx=num_ctx)
+    head = f"FROM ./{gguf_name}\n"
+    return text.replace(head, head + f"FROM ./{mmproj_name}\n", 1)
 
 
 def render_modelfile(gguf_name: str, family: str, *, system: str | None, temperature: float, top_p: float, num_ctx: int) -> str:

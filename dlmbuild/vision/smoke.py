@@ -11,8 +11,8 @@ embeddings llama.cpp computes and transformers' (a few 1e-4 on the tiny fixture 
 tokens can agree while image features are off, when training made the answer insensitive to
 them; the embeddings cannot.
 
-llama.cpp's multimodal library is optional in llama-cpp-python (``LLAVA_BUILD``):
-``mtmd_problem`` says whether it is there.
+llama.cpp's multimodal library is optional in llama-cpp-python (``LLAVA_BUILD``; the pinned
+toolchain turns it on): ``mtmd_problem`` says whether it is there.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
 from dlmbuild.vision.model import cpu_threads, load_model, load_processor
 
 TOKENS = 16
-UNAVAILABLE_HINT = ("llama-cpp-python was built without libmtmd (LLAVA_BUILD=OFF in vendor/llama-cpp.toml's "
-                    "cmake_args); build it with LLAVA_BUILD=ON or point MTMD_CPP_LIB at a folder holding libmtmd.so")
+UNAVAILABLE_HINT = ("llama.cpp's multimodal library (libmtmd) cannot be loaded; the pinned toolchain builds it "
+                    "(LLAVA_BUILD=ON in vendor/llama-cpp.toml): run `python -m dlmbuild.export.toolchain install`, "
+                    "or point MTMD_CPP_LIB at a folder holding libmtmd.so")
 
 
 @dataclass

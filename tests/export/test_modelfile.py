@@ -831,8 +831,8 @@ def test_families_match_the_base_registry():
     from dlmbuild.bases.registry import REGISTRY
 
     assert {row.template for row in REGISTRY.values() if row.modality == "text"} <= set(FAMILIES)
-    assert {row.template for row in REGISTRY.values() if row.modality != "text"} == {""}  # never a Modelfile
-    assert list(FAMILIES) == ["chatml", "llama3", "qwen3"]
+    assert {row.template for row in REGISTRY.values() if row.modality != "text"} == {""}  # detected from the template
+    assert list(FAMILIES) == ["chatml", "llama3", "qwen3", "smolvlm"]  # smolvlm: read off a VL base's template
 
 
 @pytest.mark.parametrize(
@@ -877,3 +877,36 @@ def test_system_turn_values():
     dated = system_turn(LLAMA32_DATED_TEMPLATE, DATED_LLAMA32.render, "Be brief.")
     assert dated == "Cutting Knowledge Date: December 2023\nToday Date: 01 Jan 2024\n\nBe brief."
     assert system_turn(QWEN3_TEMPLATE, BASES[3].render, None) is None
+
+
+# SmolVLM-Instruct's template (Idefics3): content is a list of parts, as its processor passes it.
+SMOLVLM_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+@pytest.mark.parametrize("conversation", list(CONVERSATIONS))
+def test_smolvlm_template_renders_what_the_hf_template_renders(conversation):
+    """A vision GGUF's Modelfile (rules/media_gguf.py): Ollama's prompt for text turns equals
+    SmolVLM's own rendering of the same turns as text parts."""
+    messages = CONVERSATIONS[conversation]
+    parts = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+    expected = compile_template(SMOLVLM_TEMPLATE).render(messages=parts, add_generation_prompt=True)
+    assert detect_family(SMOLVLM_TEMPLATE) == "smolvlm"
+    assert ollama_render(modelfile("smolvlm", None), messages) == expected
+
+
+def test_vision_modelfile_imports_the_model_then_its_projector():
+    from dlmbuild.export.modelfile import render_vision_modelfile
+
+    text = render_vision_modelfile("shapes.f16.gguf", "shapes.mmproj.f16.gguf", "smolvlm", temperature=0.0, top_p=1.0,
+                                   num_ctx=2048)
+    froms = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert froms == ["FROM ./shapes.f16.gguf", "FROM ./shapes.mmproj.f16.gguf"]
+    assert 'PARAMETER stop "<end_of_utterance>"' in text and "SYSTEM" not in text
+    with pytest.raises(ValueError):
+        render_vision_modelfile("shapes.f16.gguf", "bad\nname.gguf", "smolvlm", temperature=0.0, top_p=1.0, num_ctx=2048)

@@ -57,9 +57,16 @@ def test_a_base_that_reads_the_media_takes_the_section(tmp_path, monkeypatch, se
     _project_, graph = open_project(doc)
     assert graph.resolve([":train"]) == [":train-default"]
     assert graph.targets[":train-default"].deps == (":examples-default",)
-    assert not graph.targets[":gguf-media"].buildable and graph.targets[":export-hf"].buildable
+    assert graph.targets[":export-hf"].buildable
     assert graph.resolve([":export"]) == [":export-hf"]
-    assert "libmtmd" in graph.targets[":export-ollama"].why_unavailable
+    if architecture == "Idefics3ForConditionalGeneration":  # llama.cpp's pair is checked for this family
+        assert graph.targets[":gguf-media"].buildable and graph.targets[":export-ollama"].buildable
+        assert graph.targets[":gguf-media"].deps == (":train-default", ":examples-default")
+        assert graph.targets[":export-ollama"].deps == (":gguf-media",)
+        assert "exports as its GGUF pair" in graph.targets[":export-vllm"].why_unavailable
+    else:
+        assert not graph.targets[":gguf-media"].buildable
+        assert "only for the SmolVLM/Idefics3 family" in graph.targets[":export-ollama"].why_unavailable
 
 
 def test_a_speech_base_takes_clips_and_refuses_other_sections_at_their_fence(tmp_path, monkeypatch):

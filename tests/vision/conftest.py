@@ -30,14 +30,15 @@ def draw_picture(path: Path, background, shape: str, fill, size: int = 128) -> P
 
 
 @pytest.fixture(scope="session")
-def mtmd():
-    """Skips (with the reason) when llama.cpp's multimodal library is not there; session-scoped
-    and listed first by the tests that use it, so a skip costs no model build."""
+def mtmd(toolchain):
+    """llama.cpp's multimodal library, which the pinned toolchain builds (LLAVA_BUILD=ON): a
+    toolchain that matches the pin but cannot load it fails, never skips. Session-scoped and
+    listed first by the tests that use it, so the failure costs no model build."""
     from dlmbuild.vision.smoke import mtmd_problem
 
     problem = mtmd_problem()
     if problem:
-        pytest.skip(problem)
+        pytest.fail(problem)
 
 
 @pytest.fixture(scope="session")

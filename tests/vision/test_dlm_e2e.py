@@ -79,9 +79,9 @@ def test_the_hf_snapshot_loads_as_its_readme_says_and_answers_alike(shapes, tiny
     done = run_dlm_once(shapes["env"], "export", shapes["doc"], "--target", "hf", "--out", out)
     assert done.code == 0, done.err
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["modality"] == "vision" and "libmtmd" in manifest["gguf"]
+    assert manifest["modality"] == "vision" and "mmproj projector GGUF" in manifest["gguf"]
     readme = (out / "README.md").read_text()
-    assert "No GGUF: a vision-language GGUF needs llama.cpp's multimodal library (libmtmd)" in readme
+    assert "GGUF: this adapter also exports as a llama.cpp model GGUF plus its mmproj projector GGUF" in readme
     for name, spec in PICTURES.items():
         code = readme.split("```python\n")[1].split("```")[0]
         code = (code.replace("path/to/this/folder", str(out)).replace("PATH/TO/BASE", str(tiny_vlm))
@@ -108,3 +108,24 @@ def test_refusals_before_any_model_loads(shapes):
     broken = run_dlm_once(shapes["env"], "prompt", shapes["doc"], QUESTION, "--image", bad)
     assert (broken.code, broken.err.strip()) == (2, f"dlm: --image {bad}: cannot be opened by Pillow (cannot identify image file 'bad.png')")
     os.unlink(bad)
+
+
+def test_the_gguf_pair_answers_in_llama_cpp_and_ships_to_ollama(mtmd, shapes, tmp_path):
+    """``dlm export --target ollama`` on the vision document: ``:gguf-media`` merges the adapter,
+    writes the model and projector GGUFs, and llama.cpp's multimodal path answers the first
+    image question with transformers' tokens; the Modelfile imports both files."""
+    import json
+
+    out = tmp_path / "ollama"
+    done = run_dlm_once(shapes["env"], "export", shapes["doc"], "--target", "ollama", "--out", out)
+    assert done.code == 0, done.err
+    assert "built   :gguf-media" in done.out and "smoke: llama.cpp answered" in done.out + done.err
+    smoke = json.loads((out / "smoke.json").read_text())
+    assert smoke["tokens"] == smoke["reference"] and smoke["prompt_ids"] == smoke["reference_prompt_ids"]
+    assert smoke["text"].strip() == PICTURES["red-circle"]["answer"]
+    modelfile = (out / "Modelfile").read_text()
+    assert [line for line in modelfile.splitlines() if line.startswith("FROM ")] == [
+        "FROM ./shapes.f16.gguf", "FROM ./shapes.mmproj.f16.gguf"]
+    assert (out / "shapes.f16.gguf").stat().st_size > 0 and (out / "shapes.mmproj.f16.gguf").stat().st_size > 0
+    again = run_dlm_once(shapes["env"], "export", shapes["doc"], "--target", "ollama", "--out", out)
+    assert again.code == 0 and "built" not in again.out, again.out

@@ -1,9 +1,7 @@
 """VL export: the merged tiny model becomes a text GGUF plus an mmproj GGUF with the pinned
 converter, and llama.cpp's multimodal path answers the image prompt as transformers does.
 
-The llama.cpp half needs libmtmd, which the pinned toolchain does not build (LLAVA_BUILD=OFF);
-those tests skip with that reason unless MTMD_CPP_LIB points at a libmtmd built from the pinned
-sdist."""
+The llama.cpp half runs through libmtmd, which the pinned toolchain builds (LLAVA_BUILD=ON)."""
 
 from __future__ import annotations
 
