@@ -215,8 +215,9 @@ def draw(model, input_ids, mask, per_prompt: int, generator, stops: list[int], p
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     result = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True)
     cache = output_cache(result)
-    cache.batch_repeat_interleave(per_prompt)
     logits = result.logits[:, -1].float().repeat_interleave(per_prompt, dim=0)
+    del result  # the prefill's logits cover every prompt position: free them before the cache grows
+    cache.batch_repeat_interleave(per_prompt)
     mask = mask.repeat_interleave(per_prompt, dim=0)
     position = positions[:, -1:].repeat_interleave(per_prompt, dim=0)
     stop = torch.tensor(stops or [-1], device=mask.device)
@@ -273,6 +274,23 @@ def nucleus(logits, generator):
     return order.gather(-1, picked).squeeze(-1)
 
 
+def release_freed_memory() -> None:
+    """Hand memory the sampler freed back to the operating system before training starts.
+
+    Sampling holds a key/value cache for dozens of sequences and copies it as the batch grows
+    and shrinks; glibc keeps the freed blocks in the process, and training's own allocations do
+    not always fit into them, so without this the build's peak RSS was sampling's heap plus
+    training's (3.59 GB instead of 2.9 GB on a 10-question document). Changes no number."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
 def augment(model, tokenizer, pairs: list[tuple[str, str]], prose: list[str], settings: AugmentSettings, pad_id: int,
             device: str = "cpu") -> Augmented:
     """Rewordings of each ``(question, answer)`` and questions from the ``prose`` texts."""
@@ -297,4 +315,5 @@ def augment(model, tokenizer, pairs: list[tuple[str, str]], prose: list[str], se
             result.sampled += len(candidates)
             if chosen is not None:
                 result.pairs.append((chosen, sentence, "prose"))
+    release_freed_memory()
     return result
