@@ -84,10 +84,23 @@ def targets(project) -> list[Target]:
         inputs=lambda: BaseInputs(project).tokenizer(), toolchain=lambda: toolchain_of("transformers"),
         description="Ollama Modelfile bundle (model and projector)", publish=lambda key, out: publish(project, "ollama", key, out),
     )
-    if not name:
+    why = why or refused_option(project)
+    if why:
         gguf.unavailable = f":gguf-media cannot be built: {why}"
         ollama.unavailable = f":export-ollama cannot be built: {why}"
     return [gguf, ollama]
+
+
+def refused_option(project) -> str:
+    """Why an export option cannot apply to a vision pair ('' when none is given): the pair is
+    written at F16 from one adapter, so ``--quant``, ``--adapter-mix`` and ``--dequantize`` would
+    otherwise be silently ignored."""
+    quant = project.options.get("quant")
+    if quant and quant.lower() != OUTTYPE:
+        return f"a vision GGUF pair is written at F16; --quant {quant} applies to text models"
+    if project.options.get("adapter_mix") or project.options.get("dequantize"):
+        return "a vision GGUF pair holds one adapter as trained: --adapter-mix and --dequantize apply to merged text models"
+    return ""
 
 
 def smoke_example(examples: list[dict]) -> dict | None:
@@ -118,7 +131,9 @@ def build_pair(ctx: ActionContext, name: str) -> None:
         ctx.log(f":gguf-media: merging adapter '{name}' and converting with llama.cpp {toolchain.pin.version}")
         merged = merge_adapter(base, ctx.dep_outputs[f":train-{name}"], Path(scratch) / "merged")
         files = convert_vl(toolchain, merged, ctx.out_dir, name=project.doc.path.stem, outtype=OUTTYPE)
-        if smoke:
+        if not smoke:
+            ctx.log(":gguf-media: not smoke-tested (" + ("--no-smoke" if example is not None else "no image example to ask about") + ")")
+        else:
             question = example_prompt({"images": example["media"], "prompt": example["prompt"]})
             result = smoke_vl(files, merged, question, list(example["media"]), cancel=ctx.cancelled)
             (ctx.out_dir / SMOKE).write_text(json.dumps(result.as_dict(), sort_keys=True, indent=1) + "\n", encoding="utf-8")

@@ -69,6 +69,21 @@ def test_a_base_that_reads_the_media_takes_the_section(tmp_path, monkeypatch, se
         assert "only for the SmolVLM/Idefics3 family" in graph.targets[":export-ollama"].why_unavailable
 
 
+@pytest.mark.parametrize(("options", "why"), [
+    ({"quant": "q8_0"}, "a vision GGUF pair is written at F16; --quant q8_0 applies to text models"),
+    ({"adapter_mix": "default:1.0"}, "a vision GGUF pair holds one adapter as trained: --adapter-mix and --dequantize"),
+    ({"adapter": "other"}, "--adapter other is not an adapter of this document (default)"),
+])
+def test_a_vision_pair_refuses_options_it_cannot_honour(tmp_path, monkeypatch, options, why):
+    doc = _project(tmp_path, monkeypatch, IMAGE, architecture="Idefics3ForConditionalGeneration")
+    _project_, graph = open_project(doc, options=options)
+    for target in (":gguf-media", ":export-ollama"):
+        assert not graph.targets[target].buildable
+        assert graph.targets[target].why_unavailable.startswith(f"{target} cannot be built: {why}")
+    _project_, graph = open_project(doc, options={"quant": "F16"})
+    assert graph.targets[":gguf-media"].buildable
+
+
 def test_a_speech_base_takes_clips_and_refuses_other_sections_at_their_fence(tmp_path, monkeypatch):
     doc = _project(tmp_path, monkeypatch, AUDIO, architecture="WhisperForConditionalGeneration")
     with pytest.raises(DocumentError) as info:
