@@ -53,7 +53,6 @@ def media_graph(project, modality: str):
     from dlmbuild.export.kinds import BUNDLES
     from dlmbuild.export.media_snapshot import no_gguf_reason
     from dlmbuild.rules import media_gguf, train_media
-    from dlmbuild.rules.media_gguf import supported_architecture
 
     targets = train_media.targets(project, modality)
     names = project.doc.config.training.adapter_names
@@ -65,11 +64,9 @@ def media_graph(project, modality: str):
     elif project.options.get("adapter_mix") or project.options.get("dequantize"):
         snapshot.unavailable = (f":export-hf of a {modality} base exports adapters as they are: --adapter-mix and "
                                 f"--dequantize apply to merged text models")
-    built = []
-    if modality == "vision" and supported_architecture(project):
-        built = media_gguf.targets(project)  # :gguf-media and :export-ollama (model + projector)
-    names_built = {t.name for t in built}
-    why = no_gguf_reason(modality, bool(built))
+    pair = media_gguf.targets(project) if media_gguf.has_gguf_pair(project, modality) else []  # :gguf-media, :export-ollama
+    built = {t.name for t in pair}
+    why = no_gguf_reason(modality, bool(pair))
     refused = [Target(name=":gguf-media", rule="gguf_media", version=0, action=None, deps=trains,
                       description=f"GGUF of a {modality} adapter", unavailable=f":gguf-media cannot be built: {why}")]
     refused += [Target(name=f":export-{kind.name}", rule=f"export_{kind.name.replace('-', '_')}", version=0, action=None,
@@ -77,9 +74,8 @@ def media_graph(project, modality: str):
                        unavailable=f":export-{kind.name} cannot be built for the {modality} base "
                                    f"{project.doc.config.base_model}: {why}")
                 for kind in BUNDLES if kind.name != "hf"]
-    refused = built + [t for t in refused if t.name not in names_built]
     aliases = {":train": list(trains), ":gguf": [":gguf-media"], ":export": [":export-hf"]}
-    return targets + [snapshot] + refused, aliases
+    return targets + [snapshot] + pair + [t for t in refused if t.name not in built], aliases
 
 
 def snapshot_target(project, modality: str, trains: tuple[str, ...]):
@@ -87,13 +83,13 @@ def snapshot_target(project, modality: str, trains: tuple[str, ...]):
     from dlmbuild.engine.target import Target
     from dlmbuild.rules.bundles import publish
     from dlmbuild.rules.support import BaseInputs, toolchain_of
-    from dlmbuild.rules.media_gguf import supported_architecture
+    from dlmbuild.rules.media_gguf import has_gguf_pair
     from dlmbuild.rules.train_media import processor_hash
 
     return Target(
         name=":export-hf", rule="export_media_hf", version=SNAPSHOT_VERSION, action=lambda ctx: build_snapshot(ctx, modality),
         deps=trains, config={"name": project.doc.path.stem, "modality": modality, "base": project.doc.config.base_model,
-                             "gguf_pair": modality == "vision" and supported_architecture(project) is not None},
+                             "gguf_pair": has_gguf_pair(project, modality)},
         inputs=lambda: {**BaseInputs(project).tokenizer(), "base:processor": processor_hash(project)},
         toolchain=lambda: toolchain_of("transformers", "peft"),
         description=f"HF snapshot of the {modality} adapters (PEFT folders and the base's processor)",
@@ -103,11 +99,9 @@ def snapshot_target(project, modality: str, trains: tuple[str, ...]):
 
 def build_snapshot(ctx, modality: str) -> None:
     from dlmbuild.export.media_snapshot import write_media_snapshot
+    from dlmbuild.rules.media_gguf import has_gguf_pair
 
     project = ctx.project
     adapters = {name.removeprefix(":train-"): folder for name, folder in sorted(ctx.dep_outputs.items())}
-    from dlmbuild.rules.media_gguf import supported_architecture
-
     write_media_snapshot(ctx.out_dir, adapters, project.base().path, base_ref=project.doc.config.base_model,
-                         name=project.doc.path.stem, modality=modality,
-                         pair_built=modality == "vision" and supported_architecture(project) is not None)
+                         name=project.doc.path.stem, modality=modality, pair_built=has_gguf_pair(project, modality))

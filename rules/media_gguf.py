@@ -42,6 +42,11 @@ def supported_architecture(project) -> str | None:
     return arch if arch in SUPPORTED else None
 
 
+def has_gguf_pair(project, modality: str) -> bool:
+    """Whether this document's adapters export as a vision GGUF pair."""
+    return modality == "vision" and supported_architecture(project) is not None
+
+
 def chosen_adapter(project) -> tuple[str | None, str]:
     """(the adapter a GGUF pair is made from, '') or (None, why no single one can be chosen)."""
     names = project.doc.config.training.adapter_names
