@@ -190,7 +190,7 @@ def sample(model, tokenizer, prompts: list[str], per_prompt: int, seed: int, pad
             mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=device)
             generator = torch.Generator(device=device).manual_seed(seed + index)
             with torch.no_grad():
-                tails = draw(model, input_ids, mask, per_prompt, generator, stops, pad_id)
+                tails = draw(model, input_ids, mask, per_prompt, generator, stops)
             for p in range(len(chunk)):
                 out.append([first_line(tokenizer.decode(tails[p * per_prompt + s], skip_special_tokens=False))
                             for s in range(per_prompt)])
@@ -199,7 +199,7 @@ def sample(model, tokenizer, prompts: list[str], per_prompt: int, seed: int, pad
     return out
 
 
-def draw(model, input_ids, mask, per_prompt: int, generator, stops: list[int], pad_id: int) -> list[list[int]]:
+def draw(model, input_ids, mask, per_prompt: int, generator, stops: list[int]) -> list[list[int]]:
     """Up to ``MAX_NEW_TOKENS`` sampled tokens (temperature, then nucleus) for each of
     ``per_prompt`` copies of every row, in row order, each ending at its first stop token.
 

@@ -91,6 +91,7 @@ def train_preference(base, plan: PreferencePlan, device: DevicePlan, pairs: list
         started = time.perf_counter()
         done, last_loss, last_margin, first_margin = 0, float("nan"), float("nan"), None
         tokens_seen = 0
+        references: dict = {}  # the base's hidden states per anchor block, computed once
         for index, step in enumerate(pair_order(len(pairs), plan, generator)):
             check_cancelled()
             t0 = time.perf_counter()
@@ -104,7 +105,8 @@ def train_preference(base, plan: PreferencePlan, device: DevicePlan, pairs: list
                 step_margin += float(margin) / len(step)
                 tokens += sum(2 * len(p["prompt_ids"]) + len(p["chosen_ids"]) + len(p["rejected_ids"]) for p in chosen)
             if anchor and anchor_weight > 0:
-                kl = anchor_kl(model, anchor[index % len(anchor)], pad_id, device) * anchor_weight
+                which = index % len(anchor)
+                kl = anchor_kl(model, anchor[which], pad_id, device, references, which) * anchor_weight
                 kl.backward()
                 del kl
             lr = optimizer_step(params, optimizer, schedule)

@@ -145,12 +145,12 @@ def lora_config(plan: TrainPlan, modules: tuple[str, ...]):
 def anchor_kl(model, block: Block, pad_id: int, device: DevicePlan, references: dict | None = None, index: int = 0):
     """Mean KL(base || adapted) over one block of general text: how far the adapter moved the
     model's predictions on text the document is not about (computed in chunks, see
-    ``chunked_loss``). ``references`` keeps the base's hidden states per anchor block ``index``
-    across steps: the base does not change, so they are computed once (the same numbers)."""
+    ``chunked_loss``). ``references``, kept by the caller across steps, holds the base's hidden
+    states per anchor block ``index``: the base does not change while an adapter trains, so
+    they are computed once (the same numbers)."""
+    references = {} if references is None else references
     batch = {k: v.to(device.device) for k, v in collate([block], pad_id).items()}
     with autocast_context(device):
-        if references is None:
-            return kl_to_reference_mean(model, batch)
         if index not in references:
             references[index] = reference_hidden(model, batch)
         return kl_to_reference_mean(model, batch, references[index])

@@ -120,10 +120,10 @@ def scripted_draw(monkeypatch):
 
     real = augment_module.draw
 
-    def draw(model, input_ids, mask, per_prompt, generator, stops, pad_id):
+    def draw(model, input_ids, mask, per_prompt, generator, stops):
         if isinstance(model, ScriptedModel):
             return model.draw(input_ids, mask, per_prompt, augment_module.MAX_NEW_TOKENS)
-        return real(model, input_ids, mask, per_prompt, generator, stops, pad_id)
+        return real(model, input_ids, mask, per_prompt, generator, stops)
 
     monkeypatch.setattr(augment_module, "draw", draw)
 
@@ -201,7 +201,7 @@ def test_draw_reads_each_prompt_once_and_matches_plain_greedy_decoding(tiny_llam
         free = [model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=12, pad_token_id=2)[0, len(ids):].tolist()
                 for ids in encoded]
         stops = [free[0][2], free[1][6]]  # lines stop at different steps (the last one may run to the end)
-        drawn = augment_module.draw(model, input_ids, mask, 2, torch.Generator().manual_seed(0), stops, 2)
+        drawn = augment_module.draw(model, input_ids, mask, 2, torch.Generator().manual_seed(0), stops)
         expected = []
         for ids in encoded:
             out = model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=12, eos_token_id=stops,
