@@ -150,7 +150,7 @@ def build_ollama(ctx: ActionContext) -> None:
     """Both GGUFs and a Modelfile that imports the model and its projector."""
     from dlmbuild.errors import UsageError
     from dlmbuild.export.modelfile import FAMILIES, detect_family, render_vision_modelfile
-    from dlmbuild.vision.model import load_processor
+    from dlmbuild.multimodal.model import load_processor
 
     project = ctx.project
     family = detect_family(getattr(load_processor(project.base().path), "chat_template", None))

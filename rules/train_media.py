@@ -11,6 +11,8 @@ because its processor decides how pixels and samples become model inputs:
   ``::instruction::`` section right after an image section (or after another one attached to
   it) asks about that image; other instruction sections and prose are text-only examples.
   Image files selected by ``training.sources`` become (image, its file stem).
+- audio-language (Qwen2-Audio class): the same shape with clips: every ``::audio::`` section is
+  (clip, transcript), and the instruction sections right after it ask about that clip.
 
 ``:examples-<name>`` copies each media file, content-addressed (``media/<hash><suffix>``), into
 its output and writes ``examples.jsonl``: the adapter is trained from those copies, never from
@@ -43,7 +45,7 @@ PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "feature
 
 
 def is_media_base(modality: str) -> bool:
-    return modality in ("vision", "speech")
+    return modality in ("vision", "speech", "audio")
 
 
 def targets(project, modality: str) -> list[Target]:
@@ -80,24 +82,27 @@ def check_settings(project, modality: str) -> None:
                                 _setting_location(project, ("training", "adapters", name, field)))
 
 
-# Whisper's encoder takes 30 s windows (its feature extractor's chunk_length); a longer clip
-# would be cut, and the transcript would no longer match what the model hears.
+# Whisper's encoder, and Qwen2-Audio's (Whisper's feature extractor), take 30 s windows
+# (chunk_length); a longer clip would be cut, and the transcript would no longer match what the
+# model hears.
 SPEECH_MAX_SECONDS = 30.0
 
 
 def check_sections(project, modality: str) -> None:
-    """A speech base learns from clips alone, each within its window: refuse any other section,
-    and a clip longer than the base takes, at its fence."""
-    if modality != "speech":
+    """A speech base learns from clips alone: refuse any other section at its fence. On a speech
+    or audio-language base, refuse a clip longer than the base hears, at its fence."""
+    if modality not in ("speech", "audio"):
         return
     from dlmbuild.document.media_files import clip_seconds
 
     base = project.doc.config.base_model
     for section in project.doc.sections:
         where = Location(project.doc.path, section.line or 1, 1)
-        if section.type is not SectionType.AUDIO:
+        if modality == "speech" and section.type is not SectionType.AUDIO:
             raise DocumentError(f"::{section.type.value}:: trains nothing on speech base {base}: its adapters learn from "
                                 f"::audio:: clips and their transcripts", where)
+        if section.type is not SectionType.AUDIO:
+            continue
         seconds = clip_seconds(project.media_path(section))
         if seconds > SPEECH_MAX_SECONDS:
             raise DocumentError(f"clip '{section.attributes['path']}' is {seconds:.1f} s long; {base} takes at most "
@@ -136,23 +141,24 @@ def examples_target(project, modality: str, name: str) -> Target:
 def examples_for(project, modality: str, name: str) -> list[dict]:
     """The adapter's examples, in document order, with media as (section path, content hash)."""
     out: list[dict] = []
-    image = None  # the image the following instruction sections ask about
+    attached = None  # the image or clip the following instruction sections ask about
     for section in project.doc.sections:
         routed = name in section.adapters
         if section.type is SectionType.IMAGE:
-            image = section
+            attached = section
             if routed:
                 caption = section.text.strip() or section.attributes["alt"]
                 out.append({"media": [section.id], "prompt": None, "answer": caption, "line": section.line})
         elif section.type is SectionType.AUDIO:
+            attached = section
             if routed:
                 out.append({"media": [section.id], "prompt": None, "answer": section.attributes["transcript"], "line": section.line})
         elif section.type is SectionType.INSTRUCTION:
             if routed:
-                out += [{"media": [image.id] if image is not None else [], "prompt": p.question, "answer": p.answer, "line": p.line}
-                        for p in section.pairs]
+                media = [attached.id] if attached is not None else []
+                out += [{"media": media, "prompt": p.question, "answer": p.answer, "line": p.line} for p in section.pairs]
         else:
-            image = None
+            attached = None
             if routed and section.type is SectionType.PROSE and section.text.strip():
                 out.append({"media": [], "prompt": None, "answer": section.text, "line": section.line})
     return out
@@ -186,9 +192,9 @@ def build_examples(ctx: ActionContext, modality: str, name: str) -> None:
             rows.append({"media": [keep(file.path, project.source_hashes[file.relpath])], "prompt": None,
                          "answer": Path(file.relpath).stem})
     if not rows:
+        wanted = {"speech": "::audio:: sections", "audio": "::audio:: or ::instruction:: sections"}
         raise DocumentError(f"adapter '{name}' has nothing to train on: give it "
-                            f"{'::audio:: sections' if modality == 'speech' else '::image:: or ::instruction:: sections'}",
-                            Location(project.doc.path))
+                            f"{wanted.get(modality, '::image:: or ::instruction:: sections')}", Location(project.doc.path))
     (ctx.out_dir / EXAMPLES).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
     ctx.log(f":examples-{name}: {len(rows)} examples, {len(stored)} media files")
 
@@ -225,7 +231,7 @@ def processor_hash(project) -> str:
 
 
 def train_target(project, modality: str, name: str) -> Target:
-    packages = ("torch", "transformers", "peft", *(("soundfile", "soxr") if modality == "speech" else ("pillow",)))
+    packages = ("torch", "transformers", "peft", *(("soundfile", "soxr") if modality in ("speech", "audio") else ("pillow",)))
     return Target(
         name=f":train-{name}", rule=f"train_{modality}", version=TRAIN_VERSION, action=lambda ctx: train(ctx, modality, name),
         deps=(f":examples-{name}",), config={"adapter_name": name, **knobs(project, name)},
@@ -256,6 +262,11 @@ def train(ctx: ActionContext, modality: str, name: str) -> None:
 
             pairs = [(row["media"][0], row["answer"]) for row in examples]
             summary = train_speech_lora(base.path, pairs, ctx.out_dir, base_key=base.key, **options)
+        elif modality == "audio":
+            from dlmbuild.audiolm.train import train_audio_lm_lora
+
+            rows = [{"clips": row["media"], "prompt": row["prompt"], "answer": row["answer"]} for row in examples]
+            summary = train_audio_lm_lora(base.path, rows, ctx.out_dir, base_key=base.key, **options)
         else:
             from dlmbuild.vision.train import train_vision_lora
 

@@ -25,7 +25,8 @@ class BaseRow:
     params_millions: int
     embedded: bool = False  # shipped in a PyPI package, usable with no Hub at all
     # what the base reads: "text" (a causal LM), "vision" (images and text), "speech" (a
-    # speech-to-text model: clips in, transcripts out)
+    # speech-to-text model: clips in, transcripts out), "audio" (an audio-language model:
+    # clips and text in, text out)
     modality: str = "text"
 
 
@@ -54,11 +55,13 @@ REGISTRY: dict[str, BaseRow] = {
                 modality="vision"),
         BaseRow("paligemma-3b", "google/paligemma-3b-mix-224", "main", "PaliGemmaForConditionalGeneration", "", "gemma", True, 2923,
                 modality="vision"),
+        BaseRow("qwen2-audio-7b", "Qwen/Qwen2-Audio-7B-Instruct", "main", "Qwen2AudioForConditionalGeneration", "", "apache-2.0",
+                False, 8397, modality="audio"),
     ]
 }
 
 DEFAULT_BASE = "smollm2-135m"
-MODALITIES = ("text", "vision", "speech")
+MODALITIES = ("text", "vision", "speech", "audio")
 
 # Licences that let anyone pass the weights on unchanged (keeping the notice): only these bases
 # may leave the machine inside a pack or a shared remote cache. Conservative on purpose: a licence

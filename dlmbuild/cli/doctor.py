@@ -72,7 +72,9 @@ def document_report(doc: Path, home: Path) -> dict:
     from dlmbuild.rules.media import base_modality
 
     modality = base_modality(project)
-    if modality in ("vision", "speech"):
+    from dlmbuild.rules.train_media import is_media_base
+
+    if is_media_base(modality):
         from dlmbuild.cli.doctor_media import media_plan
 
         adapters, refusals = media_plan(project, modality, available_memory(device.device))
@@ -229,7 +231,7 @@ def _print(report: dict) -> None:
     if document:
         out(f"\n{document['document']} on {document['base']}\n")
         for name, entry in document["adapters"].items():
-            if "plan" not in entry:  # a vision or speech base (cli/doctor_media.py)
+            if "plan" not in entry:  # a vision, speech or audio base (cli/doctor_media.py)
                 media = (f"{entry['images_per_step']} images per step, {entry['image_tokens']} tokens per image"
                          if entry["modality"] == "vision" else f"{entry['clips_per_step']} clips per step")
                 out(f"  {name}: {entry['modality']} lora r={entry['r']} alpha={entry['alpha']}, {entry['examples']} examples, "

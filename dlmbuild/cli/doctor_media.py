@@ -1,5 +1,6 @@
-"""``dlm doctor DOC`` for a document on a vision-language or speech base: the examples it will
-train on, how many images or clips each step sees, how many tokens an image becomes, and a
+"""``dlm doctor DOC`` for a document on a vision-language, speech or audio-language base: the
+examples it will train on, how many images or clips each step sees, how many tokens an image or
+the longest clip becomes, and a
 peak-memory estimate refused when it cannot fit, naming what to change.
 
 The estimate is deliberately simple (the same shape as train/resources.py's for text): the base's
@@ -16,7 +17,9 @@ from pathlib import Path
 GIB = 1024**3
 FRAMEWORK_BYTES = 600 * 1024**2
 SPEECH_DECODER_TOKENS = 448  # Whisper's decoder positions
-VISION_BATCH = 2  # dlmbuild/vision/train.py: examples per step, run one at a time
+MEDIA_BATCH = 2  # dlmbuild/multimodal/lora_loop.py: examples per step, run one at a time
+SMALLER_BASE = {"vision": "use a smaller base (smolvlm-256m)", "speech": "use a smaller base (whisper-tiny.en)",
+                "audio": "use shorter clips"}
 
 
 def _config(folder: Path, name: str) -> dict:
@@ -42,6 +45,23 @@ def image_tokens(base: Path) -> int | None:
     return seq * (tiles + 1)
 
 
+def clip_tokens(seconds: float) -> int:
+    """Audio tokens a clip becomes in a Qwen2-Audio-class model: 100 feature frames a second,
+    halved by the encoder's strided convolution and again by its pooling."""
+    import math
+
+    frames = max(1, math.ceil(seconds * 100))
+    return (((frames - 1) // 2 + 1) - 2) // 2 + 1
+
+
+def longest_clip_tokens(project) -> int:
+    from dlmbuild.document.media_files import clip_seconds
+    from dlmbuild.document.sections import SectionType
+
+    seconds = [clip_seconds(project.media_path(s)) for s in project.doc.sections if s.type is SectionType.AUDIO]
+    return clip_tokens(max(seconds)) if seconds else 0
+
+
 def media_plan(project, modality: str, memory: int | None) -> tuple[dict, list[str]]:
     """The adapters' plans and any refusals, for the document report."""
     from dlmbuild.cli.doctor import resolved_base_or_refusal
@@ -58,8 +78,11 @@ def media_plan(project, modality: str, memory: int | None) -> tuple[dict, list[s
         entry = {"modality": modality, "examples": len(examples), "steps": steps or "trainer default",
                  "r": settings["r"], "alpha": settings["alpha"], "learning_rate": settings["learning_rate"] or "trainer default"}
         if modality == "vision":
-            entry["images_per_step"] = VISION_BATCH
+            entry["images_per_step"] = MEDIA_BATCH
             entry["image_tokens"] = image_tokens(base.path) if base else None
+        elif modality == "audio":
+            entry["clips_per_step"] = MEDIA_BATCH
+            entry["audio_tokens"] = longest_clip_tokens(project)
         else:
             entry["clips_per_step"] = len(examples)
         if base is not None:
@@ -67,12 +90,13 @@ def media_plan(project, modality: str, memory: int | None) -> tuple[dict, list[s
             text = config.get("text_config") or config
             hidden = text.get("hidden_size") or text.get("d_model") or 0
             layers = text.get("num_hidden_layers") or text.get("decoder_layers") or 0
-            tokens = (entry.get("image_tokens") or 0) + 256 if modality == "vision" else SPEECH_DECODER_TOKENS
+            media_tokens = entry.get("image_tokens") or entry.get("audio_tokens") or 0
+            tokens = media_tokens + 256 if modality in ("vision", "audio") else SPEECH_DECODER_TOKENS
             activations = tokens * layers * 20 * hidden * 4
             peak = weights_bytes(base.path) + activations + FRAMEWORK_BYTES
             entry["estimated_peak_gib"] = round(peak / GIB, 2)
             if memory is not None and peak > memory:
-                refusals.append(f"adapter '{name}' needs about {peak / GIB:.1f} GiB, {memory / GIB:.1f} GiB free: use a smaller "
-                                f"base ({'smolvlm-256m' if modality == 'vision' else 'whisper-tiny.en'}) or free memory")
+                refusals.append(f"adapter '{name}' needs about {peak / GIB:.1f} GiB, {memory / GIB:.1f} GiB free: "
+                                f"{SMALLER_BASE[modality]} or free memory")
         adapters[name] = entry
     return adapters, refusals

@@ -1,5 +1,5 @@
 """``dlm prompt --image`` / ``--audio``: which inputs a base takes, checked before any model
-loads, and the answer from a vision-language or speech base.
+loads, and the answer from a vision-language, speech or audio-language base.
 
 - ``--image`` needs a vision-language base, and a vision-language base needs ``--image``;
 - ``--audio`` needs a speech (Whisper) or audio-language base; on a speech base the answer is
@@ -32,7 +32,7 @@ def check_media_options(project, images: list[Path], clips: list[Path], text: st
     if modality == VISION and not images:
         raise UsageError(f"{base} is a vision-language base: pass the image(s) to ask about with --image PATH")
     if modality in (SPEECH, AUDIO) and not clips:
-        raise UsageError(f"{base} is a {'speech' if modality == SPEECH else 'audio-language'} base: pass the clip with --audio PATH")
+        raise UsageError(f"{base} is {'a speech' if modality == SPEECH else 'an audio-language'} base: pass the clip with --audio PATH")
     if modality == SPEECH and len(clips) > 1:
         raise UsageError("a speech base transcribes one clip at a time: pass --audio once")
     if modality == AUDIO and not text:
@@ -69,4 +69,7 @@ def answer_with_media(project, modality: str, adapter: str, images: list[Path], 
         from dlmbuild.speech.transcribe import transcribe
 
         return transcribe(base.path, clips[0], adapter_dir=version.path, max_new_tokens=max_new_tokens)
-    raise UsageError(f"{project.doc.config.base_model}: answering about audio clips is not supported yet (only speech bases)")
+    from dlmbuild.audiolm.generate import generate as answer_about_clips
+
+    return answer_about_clips(base.path, clips, question, adapter_dir=version.path, max_new_tokens=max_new_tokens,
+                              temperature=temperature)

@@ -1,6 +1,6 @@
-"""The HF snapshot of a vision-language or speech adapter: the export for bases that llama.cpp
-cannot run from here (Whisper, and vision-language families while the pinned toolchain has no
-multimodal library).
+"""The HF snapshot of a vision-language, speech or audio-language adapter: the export for bases
+that llama.cpp cannot run from here (Whisper, Qwen2-Audio-class models, and vision-language
+families other than SmolVLM/Idefics3, whose GGUF pair is checked here).
 
 It holds each adapter as a PEFT folder (``adapters/<name>/``), the base's processor and
 tokenizer files (so ``AutoProcessor.from_pretrained(snapshot)`` prepares images or clips as
@@ -49,10 +49,31 @@ out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
 print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
 
 
+AUDIO_CODE = """from peft import PeftModel
+from transformers import AutoModelForMultimodalLM, AutoProcessor
+import soundfile
+
+processor = AutoProcessor.from_pretrained("path/to/this/folder")
+base = AutoModelForMultimodalLM.from_pretrained("{load_from}")
+model = PeftModel.from_pretrained(base, "path/to/this/folder/adapters/{adapter}").eval()
+audio, rate = soundfile.read("clip.wav", dtype="float32")  # mono, at {rate} Hz (resample other rates first)
+messages = [{{"role": "user", "content": [{{"type": "audio"}}, {{"type": "text", "text": "What do you hear?"}}]}}]
+prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+inputs = processor(text=[prompt], audio=[audio], sampling_rate=rate, return_tensors="pt")
+inputs.pop("num_audio_tokens", None)
+out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
+print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
+CODE = {"speech": SPEECH_CODE, "vision": VISION_CODE, "audio": AUDIO_CODE}
+WHAT = {"speech": "transcribes clips", "vision": "answers about images", "audio": "answers about clips"}
+
+
 def no_gguf_reason(modality: str, pair_built: bool = False) -> str:
     """The one line that says why a media adapter does not export as this GGUF or bundle."""
     if modality == "speech":
         return "llama.cpp does not run Whisper models, so a speech adapter exports as an HF snapshot (`:export-hf`)"
+    if modality == "audio":
+        return ("llama.cpp's audio path is not checked here for audio-language models, so this adapter exports as an "
+                "HF snapshot (`:export-hf`)")
     if pair_built:
         return ("a vision adapter exports as its GGUF pair (`:gguf-media`), an Ollama bundle (`:export-ollama`) "
                 "or an HF snapshot (`:export-hf`)")
@@ -72,8 +93,8 @@ def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters:
            pair_built: bool = False) -> str:
     load_from = hf_id or "PATH/TO/BASE"
     base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
-    code = (SPEECH_CODE if modality == "speech" else VISION_CODE).format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
-    what = "transcribes clips" if modality == "speech" else "answers about images"
+    code = CODE[modality].format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
+    what = WHAT[modality]
     return f"""# {name}: dlm {modality} adapters
 
 LoRA adapters trained by dlm from `{name}.dlm` on {base_line}: {", ".join(adapters)} (one PEFT
@@ -109,7 +130,7 @@ def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Pat
             copied.append(path.name)
     row = REGISTRY.get(base_ref)
     hf_id = row.hf_id if row else None
-    rate = _sampling_rate(base_dir) if modality == "speech" else None
+    rate = _sampling_rate(base_dir) if modality in ("speech", "audio") else None
     manifest = {"kind": "dlm.media-snapshot", "name": name, "modality": modality, "base": base_ref, "base_hf_id": hf_id,
                 "adapters": sorted(adapters), "processor_files": copied, "gguf": gguf_line(modality, pair_built)}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -120,7 +141,14 @@ def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Pat
 
 
 def _sampling_rate(base_dir: Path) -> int | None:
-    try:
-        return int(json.loads((base_dir / "preprocessor_config.json").read_text(encoding="utf-8"))["sampling_rate"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The feature extractor's rate: in ``preprocessor_config.json``, or nested in
+    ``processor_config.json`` as newer transformers save a processor."""
+    for name, path in (("preprocessor_config.json", ()), ("processor_config.json", ("feature_extractor",))):
+        try:
+            config = json.loads((base_dir / name).read_text(encoding="utf-8"))
+            for key in path:
+                config = config[key]
+            return int(config["sampling_rate"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None

@@ -5,8 +5,8 @@ One concept per module, imported lazily (torch and transformers load only when u
 - ``images``: ``load_image``, Pillow with its decompression-bomb guard as an error;
 - ``collate``: examples ``{"images", "prompt", "answer"}`` to model inputs through the base's
   chat template, loss on the answer only;
-- ``model``: loading a VL base and processor offline, the text-only LoRA targets, CPU threads;
-- ``train``: ``train_vision_lora``, deterministic on CPU;
+- ``train``: ``train_vision_lora``, deterministic on CPU (the loop and the model loading are
+  ``dlmbuild.multimodal``'s, shared with audio-language bases);
 - ``generate``: ``generate``, an answer about images, with or without an adapter;
 - ``merge``: an adapter merged into a plain HF folder for the converter;
 - ``gguf``: text GGUF + ``mmproj`` GGUF with the pinned converter;

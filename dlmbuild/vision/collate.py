@@ -19,11 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dlmbuild.multimodal.labels import IGNORE, answer_labels, check_prefix, end_of_turn_ids
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
 
 DESCRIBE_PROMPT = "Describe the image."
-END_OF_TURN_TOKENS = ("<end_of_utterance>",)  # besides the tokenizer's eos
-IGNORE = -100
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,6 @@ def example_prompt(example: dict) -> str:
     return DESCRIBE_PROMPT
 
 
-def end_of_turn_ids(tokenizer) -> set[int]:
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
-    return ids
-
-
 def encode_example(processor, example: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Encoded:
     """Tokenize one example with its images; labels cover the answer through its end-of-turn."""
     images = [load_image(p, max_pixels=max_pixels) for p in example.get("images") or []]
@@ -68,19 +60,11 @@ def encode_example(processor, example: dict, *, max_pixels: int = DEFAULT_MAX_PI
     conversation = [user_message(len(images), question), {"role": "assistant", "content": [{"type": "text", "text": example["answer"]}]}]
     full_text = processor.apply_chat_template(conversation, tokenize=False)
     head_text = prompt_text(processor, len(images), question)
-    if not full_text.startswith(head_text):
-        raise ValueError("the chat template renders the assistant turn differently from its generation prompt")
+    check_prefix(full_text, head_text)
     full = processor_inputs(processor, full_text, images)
     head_ids = processor_inputs(processor, head_text, images)["input_ids"][0].tolist()
     ids = full["input_ids"][0].tolist()
-    if ids[: len(head_ids)] != head_ids:
-        raise ValueError("the prompt does not tokenize to a prefix of the full example")
-    labels = [IGNORE] * len(head_ids)
-    stops = end_of_turn_ids(processor.tokenizer)
-    answer_done = False
-    for token in ids[len(head_ids):]:
-        labels.append(IGNORE if answer_done else token)
-        answer_done = answer_done or token in stops
+    labels = answer_labels(ids, head_ids, end_of_turn_ids(processor.tokenizer))
     return Encoded(ids, labels, full.get("pixel_values"), full.get("pixel_attention_mask"))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlmbuild.vision.model import load_model, load_processor
+from dlmbuild.multimodal.model import load_model, load_processor
 
 
 def merge_adapter(model_dir: Path, adapter_dir: Path | None, out_dir: Path) -> Path:

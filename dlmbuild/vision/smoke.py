@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dlmbuild.errors import EnvironmentProblem
-from dlmbuild.vision.collate import end_of_turn_ids, processor_inputs, prompt_text
+from dlmbuild.multimodal.labels import end_of_turn_ids
+from dlmbuild.multimodal.model import cpu_threads, load_model, load_processor
+from dlmbuild.vision.collate import processor_inputs, prompt_text
 from dlmbuild.vision.gguf import VisionGguf
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
-from dlmbuild.vision.model import cpu_threads, load_model, load_processor
 
 TOKENS = 16
 UNAVAILABLE_HINT = ("llama.cpp's multimodal library (libmtmd) cannot be loaded; the pinned toolchain builds it "

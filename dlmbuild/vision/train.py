@@ -1,14 +1,6 @@
-"""LoRA training on a vision-language base: the text model learns, the vision side stays as it is.
-
-Only the text model's attention and MLP projections get LoRA layers (``TEXT_LORA_TARGETS``);
-the vision tower and the connector stay frozen, so the adapter is an ordinary text-model LoRA
-that llama.cpp can merge, and the projector GGUF of the base serves every adapter.
-
-Each optimizer step draws ``batch_size`` examples in a seeded order and runs them one at a time,
-summing token losses and dividing by the step's answer tokens (every answer token weighs the
-same, however the examples are grouped). One example per forward needs no padding, so no pad
-token or zero image tile can enter a result. On CPU, with the thread count fixed and
-deterministic algorithms on, the same model, examples and seed give a byte-identical adapter.
+"""LoRA training on a vision-language base: the text model learns, the vision side stays as it is
+(the shared loop in ``dlmbuild.multimodal.lora_loop``), so the adapter is an ordinary text-model
+LoRA that llama.cpp can merge, and the projector GGUF of the base serves every adapter.
 """
 
 from __future__ import annotations
@@ -16,9 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dlmbuild.vision.collate import IGNORE, VisionCollator, collate
+from dlmbuild.multimodal.lora_loop import train_encoded_lora
+from dlmbuild.multimodal.model import cpu_threads, load_model, load_processor
+from dlmbuild.vision.collate import VisionCollator, collate
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS
-from dlmbuild.vision.model import TEXT_LORA_TARGETS, cpu_threads, load_model, load_processor
 
 
 def train_vision_lora(model_dir: Path, examples: list[dict], out_dir: Path, *, r: int = 8, alpha: int = 16,
@@ -30,10 +23,6 @@ def train_vision_lora(model_dir: Path, examples: list[dict], out_dir: Path, *, r
     and ``seconds``. ``base_key`` names the base in ``adapter_config.json`` (default: the
     folder's name), never its local path.
     """
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from dlmbuild.store.adapter_config import stabilize_adapter_folder
     from dlmbuild.train.recipe import seed_everything
 
     if not examples:
@@ -45,43 +34,7 @@ def train_vision_lora(model_dir: Path, examples: list[dict], out_dir: Path, *, r
         collator = VisionCollator(processor, max_pixels=max_pixels)
         encoded = [collator.encode(e) for e in examples]  # a bad image fails here, before any training
         model = load_model(model_dir)
-        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=TEXT_LORA_TARGETS, bias="none")
-        model = get_peft_model(model, config)
-        model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
-        generator = torch.Generator().manual_seed(seed)
-        order: list[int] = []
-        losses: list[float] = []
-        for _ in range(steps):
-            picks = []
-            while len(picks) < min(batch_size, len(encoded)):
-                if not order:
-                    order = torch.randperm(len(encoded), generator=generator).tolist()
-                picks.append(order.pop(0))
-            batch = [encoded[i] for i in picks]
-            tokens = sum(_answer_tokens(e.labels) for e in batch)
-            optimizer.zero_grad(set_to_none=True)
-            step_loss = 0.0
-            for example in batch:
-                inputs = collate([example], collator.pad_id)
-                labels = inputs.pop("labels")
-                logits = model(**inputs).logits
-                loss = torch.nn.functional.cross_entropy(logits[0, :-1].float(), labels[0, 1:], ignore_index=IGNORE,
-                                                         reduction="sum") / max(tokens, 1)
-                loss.backward()
-                step_loss += loss.detach().item()
-            optimizer.step()
-            losses.append(step_loss)
-        model.eval()
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(str(out_dir), save_embedding_layers=False)
-        stabilize_adapter_folder(out_dir, base_key or Path(model_dir).name)
-    return {"steps": steps, "losses": losses, "answer_tokens": sum(_answer_tokens(e.labels) for e in encoded),
-            "trainable_parameters": sum(p.numel() for p in params), "seconds": time.perf_counter() - started}
-
-
-def _answer_tokens(labels: list[int]) -> int:
-    """Tokens the loss counts: labelled positions after the first (the shift drops position 0)."""
-    return sum(1 for label in labels[1:] if label != IGNORE)
+        summary = train_encoded_lora(model, encoded, lambda e: collate([e], collator.pad_id), out_dir, r=r, alpha=alpha,
+                                     steps=steps, learning_rate=learning_rate, seed=seed, batch_size=batch_size,
+                                     base_name=base_key or Path(model_dir).name)
+    return {**summary, "seconds": time.perf_counter() - started}

@@ -6,7 +6,7 @@ import pytest
 
 from dlmbuild.vision.collate import DESCRIBE_PROMPT, IGNORE, VisionCollator, processor_inputs, prompt_text
 from dlmbuild.vision.images import load_image
-from dlmbuild.vision.model import load_processor
+from dlmbuild.multimodal.model import load_processor
 from tests.vision.conftest import QUESTION
 
 TOKENS_PER_IMAGE = 5 * 4  # 2x2 tiles + the global view, 4 tokens each

@@ -1,6 +1,8 @@
-"""Loading a vision-language base and its processor, and the knobs every VL step shares.
+"""Loading a multimodal base (vision-language or audio-language) and its processor, and the
+knobs every step on one shares.
 
-Bases load with ``AutoModelForImageTextToText`` and ``AutoProcessor`` from a local folder only
+Bases load with ``AutoModelForMultimodalLM`` (transformers' union of the image-text-to-text
+families and the audio-language ones such as Qwen2-Audio) and ``AutoProcessor`` from a local folder only
 (``local_files_only``): dlm resolves bases itself and never lets a load reach the Hub. Weights
 load in float32, as text bases do for training, so adapters are saved in float32 and CPU runs
 are bitwise reproducible.
@@ -9,7 +11,8 @@ are bitwise reproducible.
 name their vision towers' projections the same way (SigLIP has ``q_proj``/``k_proj``/...), so a
 plain module list would also adapt the vision tower; the regex anchors on the text model's
 layers (``text_model`` in the Idefics3/SmolVLM family, ``language_model`` in Qwen2-VL,
-PaliGemma and most others).
+PaliGemma, Qwen2-Audio and most others). Audio encoders (Whisper-style in Qwen2-Audio) stay
+frozen the same way.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ def load_processor(model_dir: Path):
 
 
 def load_model(model_dir: Path):
-    """The VL model in float32, eval mode, every parameter frozen (adapters add their own)."""
+    """The multimodal model in float32, eval mode, every parameter frozen (adapters add their own)."""
     import torch
-    from transformers import AutoModelForImageTextToText
+    from transformers import AutoModelForMultimodalLM
 
     from dlmbuild.train.base_model import quiet_transformers
 
     quiet_transformers()
-    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True)
+    model = AutoModelForMultimodalLM.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True)
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
