@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlmbuild.multimodal.labels import answer_labels, check_prefix, end_of_turn_ids
+from dlmbuild.multimodal.chat import encode_chat
 
 TRANSCRIBE_PROMPT = "What is said in the audio?"
 
@@ -90,16 +90,8 @@ def processor_inputs(processor, text: str, clips: list) -> dict:
 def encode_example(processor, example: dict) -> Encoded:
     """Tokenize one example with its clips; labels cover the answer through its end-of-turn."""
     clips = load_clips(processor, example.get("clips") or [])
-    question = example_prompt(example)
-    conversation = [user_message(len(clips), question), {"role": "assistant", "content": [{"type": "text", "text": example["answer"]}]}]
-    full_text = processor.apply_chat_template(conversation, tokenize=False)
-    head_text = prompt_text(processor, len(clips), question)
-    check_prefix(full_text, head_text)
-    full = processor_inputs(processor, full_text, clips)
-    head_ids = processor_inputs(processor, head_text, clips)["input_ids"][0].tolist()
-    ids = full["input_ids"][0].tolist()
-    labels = answer_labels(ids, head_ids, end_of_turn_ids(processor.tokenizer))
-    features = {k: v for k, v in full.items() if k not in ("input_ids", "attention_mask")}
+    message = user_message(len(clips), example_prompt(example))
+    ids, labels, features = encode_chat(processor, message, example["answer"], lambda text: processor_inputs(processor, text, clips))
     return Encoded(ids, labels, features)
 
 

@@ -16,10 +16,11 @@ asked, and keeps one input format for training, ``dlm prompt --image`` and the G
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from dlmbuild.multimodal.labels import IGNORE, answer_labels, check_prefix, end_of_turn_ids
+from dlmbuild.multimodal.chat import encode_chat
+from dlmbuild.multimodal.labels import IGNORE
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
 
 DESCRIBE_PROMPT = "Describe the image."
@@ -33,6 +34,8 @@ class Encoded:
     labels: list[int]
     pixel_values: Any = None
     pixel_attention_mask: Any = None
+    # the processor's other tensors, passed to the model as they are (Qwen2-VL's image_grid_thw)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def user_message(n_images: int, prompt: str) -> dict:
@@ -56,22 +59,25 @@ def example_prompt(example: dict) -> str:
 def encode_example(processor, example: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Encoded:
     """Tokenize one example with its images; labels cover the answer through its end-of-turn."""
     images = [load_image(p, max_pixels=max_pixels) for p in example.get("images") or []]
-    question = example_prompt(example)
-    conversation = [user_message(len(images), question), {"role": "assistant", "content": [{"type": "text", "text": example["answer"]}]}]
-    full_text = processor.apply_chat_template(conversation, tokenize=False)
-    head_text = prompt_text(processor, len(images), question)
-    check_prefix(full_text, head_text)
-    full = processor_inputs(processor, full_text, images)
-    head_ids = processor_inputs(processor, head_text, images)["input_ids"][0].tolist()
-    ids = full["input_ids"][0].tolist()
-    labels = answer_labels(ids, head_ids, end_of_turn_ids(processor.tokenizer))
-    return Encoded(ids, labels, full.get("pixel_values"), full.get("pixel_attention_mask"))
+    message = user_message(len(images), example_prompt(example))
+    ids, labels, tensors = encode_chat(processor, message, example["answer"], lambda text: processor_inputs(processor, text, images))
+    pixels, mask = tensors.pop("pixel_values", None), tensors.pop("pixel_attention_mask", None)
+    return Encoded(ids, labels, pixels, mask, tensors)
 
 
 def collate(batch: list[Encoded], pad_id: int) -> dict:
     """Right-pad a batch into tensors; images are zero-padded to the batch's most tiles (the
-    Idefics3 family drops all-zero tiles before the vision tower)."""
+    Idefics3 family drops all-zero tiles before the vision tower). Pixels in another layout
+    (Qwen2-VL's flattened patches) and a processor's other tensors (its ``image_grid_thw``) pass
+    through as they are for a batch of one (training and generation run one example per
+    forward); a larger batch of them is refused, as their layout is the family's own."""
     import torch
+
+    extras = [e.extra for e in batch if e.extra]
+    flat = [e for e in batch if e.pixel_values is not None and e.pixel_values.dim() != 5]  # not (1, tiles, 3, H, W)
+    if (extras or flat) and len(batch) > 1:
+        names = sorted(extras[0]) if extras else ["flattened pixel_values"]
+        raise ValueError(f"batching examples with {', '.join(names)} is not supported: collate one at a time")
 
     width = max(len(e.input_ids) for e in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -83,7 +89,11 @@ def collate(batch: list[Encoded], pad_id: int) -> dict:
         attention[row, : len(e.input_ids)] = 1
     out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
     with_images = [e for e in batch if e.pixel_values is not None]
-    if with_images:
+    if flat:  # a batch of one, in its family's own layout
+        out["pixel_values"] = flat[0].pixel_values
+        if flat[0].pixel_attention_mask is not None:
+            out["pixel_attention_mask"] = flat[0].pixel_attention_mask
+    elif with_images:
         tiles = max(e.pixel_values.shape[1] for e in with_images)
         shape = with_images[0].pixel_values.shape[2:]
         pixels = torch.zeros((len(batch), tiles, *shape), dtype=with_images[0].pixel_values.dtype)
@@ -98,6 +108,8 @@ def collate(batch: list[Encoded], pad_id: int) -> dict:
                     mask[row, :n] = True
         out["pixel_values"] = pixels
         out["pixel_attention_mask"] = mask
+    if extras:
+        out.update(extras[0])
     return out
 
 

@@ -62,3 +62,19 @@ def test_bad_image_is_one_line(collator, tmp_path):
     bad.write_bytes(b"\xff\xd8 not really")
     with pytest.raises(ValueError, match=r"broken\.jpg: Pillow cannot"):
         collator.encode({"images": [str(bad)], "prompt": "q", "answer": "a"})
+
+
+def test_other_processor_tensors_pass_through_one_at_a_time():
+    """Qwen2-VL-style processors add tensors of their own (``image_grid_thw``): a batch of one
+    hands them to the model as they are; batching them is refused rather than guessed."""
+    import torch
+
+    from dlmbuild.vision.collate import Encoded, collate
+
+    grid = torch.tensor([[1, 4, 4]])
+    one = Encoded([5, 6, 7], [IGNORE, 6, 7], torch.zeros(16, 8), None, {"image_grid_thw": grid})
+    batch = collate([one], pad_id=0)
+    assert batch["image_grid_thw"] is grid and batch["input_ids"].tolist() == [[5, 6, 7]]
+    assert batch["pixel_values"] is one.pixel_values  # flattened patches keep their layout
+    with pytest.raises(ValueError, match="batching examples with image_grid_thw is not supported"):
+        collate([one, one], pad_id=0)
