@@ -20,7 +20,7 @@ def test_minimal_document_gets_the_documented_defaults():
     t = c.training
     assert (t.adapter, t.lora_r, t.lora_alpha, t.lora_dropout) == ("lora", 8, 16, 0.0)
     assert (t.target_modules, t.learning_rate, t.num_epochs) == ("auto", "auto", "auto")
-    assert (t.sequence_len, t.micro_batch_size, t.grad_accum, t.seed) == (512, 4, 1, 42)
+    assert (t.sequence_len, t.micro_batch_size, t.grad_accum, t.seed) == (512, 1, 4, 42)
     assert t.sources == [] and t.sources_policy == "strict"
     assert t.adapters is None and t.adapter_names == [DEFAULT_ADAPTER] == ["default"]
     assert (t.replay.enabled, t.replay.fraction) == (True, 0.25)
