@@ -37,9 +37,12 @@ ALLOWED: dict[str, set[str]] = {
     "eval": STORAGE | {"document", "bases", "train", "infer"},  # probes generate through infer
     "synth": STORAGE | {"document", "bases", "train", "infer", "export"},  # gguf teachers run through export.native
     "mine": STORAGE | {"document", "bases", "train", "infer"},
-    # multimodal bases: a VL model (images) and a speech model (clips), each its own room
-    "vision": STORAGE | {"document", "bases", "train", "infer", "export"},
+    # multimodal bases: what VL and audio-language models share, then a VL model (images), a
+    # speech model (clips) and an audio-language model (clips and text), each its own room
+    "multimodal": STORAGE | {"train"},
+    "vision": STORAGE | {"document", "bases", "train", "infer", "export", "multimodal"},
     "speech": STORAGE | {"document", "bases", "train", "infer"},
+    "audiolm": STORAGE | {"train", "speech", "multimodal"},
     "gate": STORAGE | {"document", "export"},  # features come from llama.cpp, run through export.native
     "serve": STORAGE | {"train", "gate", "export"},  # tokenizer, router, worker isolation
     # pack and remote work on a built project, beside the build server: they read its graph (is
@@ -47,9 +50,9 @@ ALLOWED: dict[str, set[str]] = {
     "pack": STORAGE | {"engine", "document", "bases", "project", "rules"},
     "remote": STORAGE | {"engine", "bases", "pack", "project", "rules"},  # the action cache it feeds, licences, packs to push
     "rules": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "gate", "serve", "vision", "speech",
-                        "project", "rules"},
+                        "audiolm", "multimodal", "project", "rules"},
     "server": STORAGE | {"engine", "document", "grammar", "rules", "project"},  # never cli: cli -> server
-    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "pack", "remote", "vision", "speech", "project", "rules", "server", "grammar"},
+    "cli": STORAGE | {"engine", "document", "bases", "train", "infer", "export", "eval", "synth", "mine", "gate", "serve", "pack", "remote", "vision", "speech", "audiolm", "multimodal", "project", "rules", "server", "grammar"},
     "__main__": {"cli"},
 }
 
