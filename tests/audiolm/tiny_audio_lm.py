@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.embedded_text_model import extended_text_model, load_text_weights
+
 SPECIAL_TOKENS = ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>")
 CHAT_TEMPLATE = (
     "{% set audio_count = namespace(value=0) %}"
@@ -42,37 +44,21 @@ AUDIO = {"num_mel_bins": 128, "encoder_layers": 2, "encoder_attention_heads": 4,
 def build_tiny_audio_lm(folder: Path, embedded_dir: Path, seed: int = 0) -> Path:
     """Write the model, tokenizer and processor into ``folder`` (created); return it."""
     import torch
-    from safetensors.torch import load_file
-    from tokenizers import AddedToken
-    from transformers import (AutoConfig, AutoTokenizer, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
+    from transformers import (Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
                               Qwen2AudioProcessor, WhisperFeatureExtractor)
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     embedded_dir = Path(embedded_dir)
 
-    tokenizer = AutoTokenizer.from_pretrained(str(embedded_dir))
-    old_vocab = len(tokenizer)
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS], special_tokens=True)
-
-    text_config = AutoConfig.from_pretrained(str(embedded_dir))
-    text_config.vocab_size = len(tokenizer)
-    text_config.tie_word_embeddings = True
+    tokenizer, text_config, old_vocab = extended_text_model(embedded_dir, SPECIAL_TOKENS)
     config = Qwen2AudioConfig(audio_config={"model_type": "qwen2_audio_encoder", **AUDIO}, text_config=text_config.to_dict(),
                               audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"), tie_word_embeddings=True)
     config.pad_token_id = tokenizer.pad_token_id
 
     torch.manual_seed(seed)
     model = Qwen2AudioForConditionalGeneration(config).eval()
-    text_state = load_file(str(embedded_dir / "model.safetensors"))
-    embed = text_state["model.embed_tokens.weight"]
-    assert embed.shape[0] == old_vocab, (embed.shape, old_vocab)
-    extra = embed.mean(dim=0, keepdim=True).expand(len(tokenizer) - old_vocab, -1)
-    text_state["model.embed_tokens.weight"] = torch.cat([embed, extra], dim=0)
-    stripped = {k.removeprefix("model."): v for k, v in text_state.items() if k != "lm_head.weight"}
-    missing, unexpected = model.model.language_model.load_state_dict(stripped, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"text weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    load_text_weights(model.model.language_model, embedded_dir, len(tokenizer), old_vocab)
     model.tie_weights()
     model.save_pretrained(str(folder))
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.embedded_text_model import extended_text_model, load_text_weights
+
 IMAGE_SIZE = 64  # one tile (vision_config.image_size and max_image_size.longest_edge)
 LONGEST_EDGE = 128  # images are resized to this longest edge, then split into IMAGE_SIZE tiles
 PATCH_SIZE = 16
@@ -51,22 +53,14 @@ VISION = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "
 def build_tiny_vlm(folder: Path, embedded_dir: Path, seed: int = 0) -> Path:
     """Write the model, tokenizer and processor into ``folder`` (created); return it."""
     import torch
-    from safetensors.torch import load_file
-    from tokenizers import AddedToken
-    from transformers import (AutoConfig, AutoTokenizer, Idefics3Config, Idefics3ForConditionalGeneration,
+    from transformers import (Idefics3Config, Idefics3ForConditionalGeneration,
                               Idefics3ImageProcessorPil, Idefics3Processor)
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     embedded_dir = Path(embedded_dir)
 
-    tokenizer = AutoTokenizer.from_pretrained(str(embedded_dir))
-    old_vocab = len(tokenizer)
-    tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS], special_tokens=True)
-
-    text_config = AutoConfig.from_pretrained(str(embedded_dir))
-    text_config.vocab_size = len(tokenizer)
-    text_config.tie_word_embeddings = True
+    tokenizer, text_config, old_vocab = extended_text_model(embedded_dir, SPECIAL_TOKENS)
     text_config.architectures = ["LlamaForCausalLM"]  # what llama.cpp's converter reads for the text GGUF
     config = Idefics3Config(text_config=text_config.to_dict(), vision_config=dict(VISION), scale_factor=SCALE_FACTOR,
                             image_token_id=tokenizer.convert_tokens_to_ids("<image>"), tie_word_embeddings=True,
@@ -74,15 +68,7 @@ def build_tiny_vlm(folder: Path, embedded_dir: Path, seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     model = Idefics3ForConditionalGeneration(config).eval()
-    text_state = load_file(str(embedded_dir / "model.safetensors"))
-    embed = text_state["model.embed_tokens.weight"]
-    assert embed.shape[0] == old_vocab, (embed.shape, old_vocab)
-    extra = embed.mean(dim=0, keepdim=True).expand(len(tokenizer) - old_vocab, -1)
-    text_state["model.embed_tokens.weight"] = torch.cat([embed, extra], dim=0)
-    stripped = {k.removeprefix("model."): v for k, v in text_state.items() if k != "lm_head.weight"}
-    missing, unexpected = model.model.text_model.load_state_dict(stripped, strict=False)
-    if missing or unexpected:
-        raise RuntimeError(f"text weights do not fit: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    load_text_weights(model.model.text_model, embedded_dir, len(tokenizer), old_vocab)
     model.tie_weights()
     model.save_pretrained(str(folder))
 
