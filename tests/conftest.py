@@ -12,7 +12,26 @@ from pathlib import Path
 import pytest
 
 from dlmbuild.util import memo
-from tests.helpers import BadCase, document
+from tests.helpers import BadCase, document, suite_threads
+from tests import worker_groups
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # torch in a worker, and every process it starts, gets its share of the cores
+    os.environ.setdefault("OMP_NUM_THREADS", suite_threads())
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order tests for the two xdist workers and check their groups (tests/worker_groups.py)."""
+    worker_groups.order(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Keep each group of tests on one worker under ``--dist loadscope`` (scripts/test.sh)."""
+    if config.getvalue("dist") in ("loadscope", "loadgroup"):
+        return worker_groups.scheduler(config, log)
+    return None
 
 
 @pytest.fixture(autouse=True)
@@ -187,7 +206,7 @@ def ferry_loop(embedded_base, tmp_path_factory):
     os.symlink(embedded_base[1] / "bases", home / "bases")
     doc = tmp_path_factory.mktemp("ferry") / "ferry.dlm"
     doc.write_text(FERRY_DOC)
-    env = {"DLM_HOME": str(home), "DLM_THREADS": str(os.cpu_count() or 2)}
+    env = {"DLM_HOME": str(home), "DLM_THREADS": suite_threads()}
     synth = run_dlm_once(env, "synth", "instructions", doc, "--teacher", "base", "--apply", "--json")
     assert synth.code == 0, synth.err
     applied = doc.read_text()
@@ -210,7 +229,7 @@ def lanes(embedded_base, tmp_path_factory):
     doc = tmp_path_factory.mktemp("lanes") / "lanes.dlm"
     text = (Path(__file__).resolve().parents[1] / "examples" / "lanes.dlm").read_text(encoding="utf-8")
     doc.write_text(text.replace("  sequence_len: 256\n", "  sequence_len: 256\n" + LANES_STEPS), encoding="utf-8")
-    env = {"DLM_HOME": str(home), "DLM_THREADS": str(os.cpu_count() or 2)}
+    env = {"DLM_HOME": str(home), "DLM_THREADS": suite_threads()}
     built = run_dlm_once(env, "build", doc)
     assert built.code == 0, built.err
     return {"home": home, "doc": doc, "env": env}

@@ -89,6 +89,16 @@ BAD_CASES: list[BadCase] = [
 ]
 
 
+def suite_threads() -> str:
+    """Threads for a torch job a test starts (``DLM_THREADS``): every core when the suite runs
+    in one process, an equal share under xdist's workers, because two busy 2-thread torch jobs
+    on two cores slow each other 3-10x (FIELD_NOTES). Adapter bytes do not depend on it."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return str(max(1, (os.cpu_count() or 2) // workers))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now (for servers tests start)."""
     import socket

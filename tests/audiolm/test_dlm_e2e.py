@@ -13,6 +13,7 @@ import pytest
 
 from tests.audiolm.conftest import CLIPS, QUESTION, write_tone
 from tests.conftest import run_dlm_once
+from tests.helpers import suite_threads
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def sounds(tiny_audio_lm, clips, tmp_path_factory):
     (root / "sounds.dlm").write_text(DOC.format(base=tiny_audio_lm, question=QUESTION))
     home = root / "home"
     home.mkdir()
-    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": "2"}
+    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": suite_threads()}
     built = run_dlm_once(env, "build", root / "sounds.dlm")
     assert built.code == 0, built.err
     return {"root": root, "doc": root / "sounds.dlm", "env": env, "build": built}

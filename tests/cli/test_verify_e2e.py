@@ -4,12 +4,12 @@ differ, the behaviour verifies within the default tolerance, and a perturbed ada
 
 from __future__ import annotations
 
-import os
 import tomllib
 
 import pytest
 
 from dlmbuild.train.machine_class import current_class
+from tests.helpers import suite_threads
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -50,7 +50,7 @@ def test_bf16_goldens_verify_a_float32_rebuild_and_refuse_a_perturbed_adapter(em
     from dlmbuild.train.probes import compare, probe_saved
 
     monkeypatch.setenv("DLM_HOME", str(embedded_home))
-    monkeypatch.setenv("DLM_THREADS", str(os.cpu_count() or 2))
+    monkeypatch.setenv("DLM_THREADS", suite_threads())
     doc = tmp_path / "light.dlm"
     doc.write_text(DOC)
     built = run_dlm("build", doc)

@@ -8,11 +8,12 @@ measured 6/10 here, 0/10 for the base)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import suite_threads
 
 pytestmark = pytest.mark.slow
 DOCS = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_docs"
@@ -20,7 +21,7 @@ DOCS = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_docs"
 
 def test_a_held_out_document_is_learned_and_eval_proves_it(embedded_home, tmp_path, monkeypatch, run_dlm):
     monkeypatch.setenv("DLM_HOME", str(embedded_home))
-    monkeypatch.setenv("DLM_THREADS", str(os.cpu_count() or 2))  # the suite pins torch to 1 thread
+    monkeypatch.setenv("DLM_THREADS", suite_threads())
     doc = tmp_path / "local_history.dlm"
     shutil.copy(DOCS / "local_history.dlm", doc)
     probes = tmp_path / "trained.tsv"  # the document's own questions: what training must guarantee

@@ -11,6 +11,7 @@ import pytest
 
 from dlmbuild.pack.archive import read_manifest
 from tests.conftest import run_dlm_once
+from tests.helpers import suite_threads
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def without_embedded_base(tmp_path, home) -> dict[str, str]:
     (tmp_path / "empty-hf").mkdir()
     path = os.pathsep.join(filter(None, [str(tmp_path / "shadow"), os.environ.get("PYTHONPATH")]))
     return {"DLM_HOME": str(home), "HF_HUB_CACHE": str(tmp_path / "empty-hf"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": path,
-            "DLM_THREADS": os.environ.get("DLM_THREADS", str(os.cpu_count() or 2))}
+            "DLM_THREADS": os.environ.get("DLM_THREADS", suite_threads())}
 
 
 def test_a_pack_with_its_base_needs_no_base_here_and_rebuilds_nothing(lanes, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_dlm_once
+from tests.helpers import suite_threads
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def meeting(whisper_dir, tmp_path_factory):
     home = root / "home"
     home.mkdir()
     os.symlink(whisper_dir.parents[1].parent, home / "bases")  # home/bases/<key>/<hash>
-    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": "2"}
+    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": suite_threads()}
     built = run_dlm_once(env, "build", root / "meeting.dlm")
     assert built.code == 0, built.err
     return {"doc": root / "meeting.dlm", "env": env, "build": built}

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.helpers import free_port, wait_for_http
+from tests.helpers import free_port, suite_threads, wait_for_http
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -31,7 +31,7 @@ def test_tutor_builds_and_prompt_answers_a_trained_question(embedded_home, tmp_p
     shutil.copytree(EXAMPLES, work)
     committed = tomllib.loads((work / "dlm.lock").read_text())["documents"]["tutor.dlm"]
     monkeypatch.setenv("DLM_HOME", str(home))
-    monkeypatch.setenv("DLM_THREADS", str(os.cpu_count() or 2))  # the suite pins torch to 1 thread
+    monkeypatch.setenv("DLM_THREADS", suite_threads())
     doc = work / "tutor.dlm"
 
     before = run_dlm("prompt", doc, "Who invented Kelvarro?")

@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from tests.conftest import run_dlm_once
+from tests.helpers import suite_threads
 from tests.vision.conftest import PICTURES, QUESTION
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def shapes(tiny_vlm, pictures, tmp_path_factory):
     (root / "shapes.dlm").write_text(DOC.format(base=tiny_vlm, question=QUESTION))
     home = root / "home"
     home.mkdir()
-    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": "2"}
+    env = {"DLM_HOME": str(home), "HF_HUB_OFFLINE": "1", "DLM_THREADS": suite_threads()}
     built = run_dlm_once(env, "build", root / "shapes.dlm")
     assert built.code == 0, built.err
     return {"root": root, "doc": root / "shapes.dlm", "env": env, "build": built}
