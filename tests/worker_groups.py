@@ -30,7 +30,7 @@ FAMILIES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "lanes": (("tests/serve/", "tests/remote/", "tests/pack/test_pack_e2e.py", "tests/pack/test_pack_base_e2e.py"),
               frozenset({"lanes", "served", "s3_endpoint"})),
     "ferry": (("tests/synth/test_end_to_end.py", "tests/mine/test_end_to_end.py"), frozenset({"ferry_loop"})),
-    "vision": (("tests/vision/",), frozenset({"tiny_vlm", "trained_adapter", "mtmd", "pictures"})),
+    "vision": (("tests/vision/",), frozenset({"tiny_vlm", "tiny_paligemma", "trained_adapter", "mtmd", "pictures"})),
     "audiolm": (("tests/audiolm/",), frozenset({"tiny_audio_lm", "trained_audio_adapter", "clips"})),
     "speech": (("tests/speech/",), frozenset({"whisper_dir", "transcriber"})),
 }

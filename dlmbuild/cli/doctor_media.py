@@ -31,10 +31,14 @@ def _config(folder: Path, name: str) -> dict:
 
 def image_tokens(base: Path) -> int | None:
     """Tokens one image becomes with the base's processor settings (Idefics3/SmolVLM: one
-    block of ``image_seq_len`` per tile of the resized image plus the global view); None when
-    the processor is of another family."""
+    block of ``image_seq_len`` per tile of the resized image plus the global view; PaliGemma:
+    ``image_seq_length``, one fixed-size image); None when the processor is of another family."""
     processor = _config(base, "processor_config.json")
-    image = _config(base, "preprocessor_config.json")
+    # transformers 5 saves the image processor's settings inside processor_config.json
+    image = _config(base, "preprocessor_config.json") or processor.get("image_processor") or {}
+    fixed = image.get("image_seq_length") or processor.get("image_seq_length")
+    if fixed:
+        return int(fixed)
     seq = processor.get("image_seq_len") or image.get("image_seq_len")
     longest = (image.get("size") or {}).get("longest_edge")
     tile = (image.get("max_image_size") or {}).get("longest_edge")

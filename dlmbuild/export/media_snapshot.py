@@ -48,6 +48,18 @@ inputs = processor(text=[prompt], images=[[Image.open("image.png").convert("RGB"
 out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
 print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
 
+# A vision base without a chat template (PaliGemma): the question is the prefix after the images.
+PREFIX_VISION_CODE = """from PIL import Image
+from peft import PeftModel
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+processor = AutoProcessor.from_pretrained("path/to/this/folder")
+base = AutoModelForImageTextToText.from_pretrained("{load_from}")
+model = PeftModel.from_pretrained(base, "path/to/this/folder/adapters/{adapter}").eval()
+inputs = processor(text=["<image>What is in the image?"], images=[[Image.open("image.png").convert("RGB")]], return_tensors="pt")
+inputs.pop("labels", None)
+out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
+print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
 
 AUDIO_CODE = """from peft import PeftModel
 from transformers import AutoModelForMultimodalLM, AutoProcessor
@@ -65,6 +77,15 @@ out = model.generate(**inputs, max_new_tokens=64, do_sample=False)
 print(processor.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())"""
 CODE = {"speech": SPEECH_CODE, "vision": VISION_CODE, "audio": AUDIO_CODE}
 WHAT = {"speech": "transcribes clips", "vision": "answers about images", "audio": "answers about clips"}
+
+
+def folder_has_chat_template(folder: Path) -> bool:
+    """Whether a saved processor carries a chat template (PaliGemma's does not), read from its
+    files without loading it."""
+    if (folder / "chat_template.jinja").exists() or (folder / "chat_template.json").exists():
+        return True
+    config = folder / "processor_config.json"
+    return config.exists() and bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
 
 
 def no_gguf_reason(modality: str, pair_built: bool = False) -> str:
@@ -90,10 +111,10 @@ def gguf_line(modality: str, pair_built: bool) -> str:
 
 
 def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters: list[str], rate: int | None,
-           pair_built: bool = False) -> str:
+           pair_built: bool = False, chat_template: bool = True) -> str:
     load_from = hf_id or "PATH/TO/BASE"
     base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
-    code = CODE[modality].format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
+    code = (CODE[modality] if chat_template or modality != "vision" else PREFIX_VISION_CODE).format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
     what = WHAT[modality]
     return f"""# {name}: dlm {modality} adapters
 
@@ -134,7 +155,9 @@ def write_media_snapshot(out_dir: Path, adapters: dict[str, Path], base_dir: Pat
     manifest = {"kind": "dlm.media-snapshot", "name": name, "modality": modality, "base": base_ref, "base_hf_id": hf_id,
                 "adapters": sorted(adapters), "processor_files": copied, "gguf": gguf_line(modality, pair_built)}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (out_dir / "README.md").write_text(readme(name, base_ref, hf_id, modality, sorted(adapters), rate, pair_built), encoding="utf-8")
+    template = folder_has_chat_template(base_dir)
+    (out_dir / "README.md").write_text(readme(name, base_ref, hf_id, modality, sorted(adapters), rate, pair_built, template),
+                                       encoding="utf-8")
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     lines = [f"{sha256_file(path)}  {path.relative_to(out_dir).as_posix()}" for path in files]
     (out_dir / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -12,6 +12,9 @@ that simply follows the image: at prompt time every image arrives inside a chat 
 question, so training captions in the same shape teaches the model to describe the image when
 asked, and keeps one input format for training, ``dlm prompt --image`` and the GGUF smoke test.
 (Plain captioning without a turn would teach a format nothing ever prompts with.)
+
+A base whose processor has no chat template (PaliGemma) takes its own prefix-LM layout instead:
+the prompt is the prefix, the answer the suffix (``dlmbuild.multimodal.prefix_lm``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from dlmbuild.multimodal.chat import encode_chat
 from dlmbuild.multimodal.labels import IGNORE
+from dlmbuild.multimodal.prefix_lm import encode_prefix_lm, has_chat_template, prefix_inputs
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
 
 DESCRIBE_PROMPT = "Describe the image."
@@ -59,8 +63,11 @@ def example_prompt(example: dict) -> str:
 def encode_example(processor, example: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Encoded:
     """Tokenize one example with its images; labels cover the answer through its end-of-turn."""
     images = [load_image(p, max_pixels=max_pixels) for p in example.get("images") or []]
-    message = user_message(len(images), example_prompt(example))
-    ids, labels, tensors = encode_chat(processor, message, example["answer"], lambda text: processor_inputs(processor, text, images))
+    if has_chat_template(processor):
+        message = user_message(len(images), example_prompt(example))
+        ids, labels, tensors = encode_chat(processor, message, example["answer"], lambda text: processor_inputs(processor, text, images))
+    else:
+        ids, labels, tensors = encode_prefix_lm(processor, example_prompt(example), example["answer"], images)
     pixels, mask = tensors.pop("pixel_values", None), tensors.pop("pixel_attention_mask", None)
     return Encoded(ids, labels, pixels, mask, tensors)
 
@@ -127,6 +134,14 @@ class VisionCollator:
 
     def __call__(self, examples: list[dict]) -> dict:
         return collate([self.encode(e) for e in examples], self.pad_id)
+
+
+def prompt_inputs(processor, question: str, images: list) -> dict:
+    """The processor's tensors for asking ``question`` about ``images``, laid out as training
+    laid out an example's prompt (chat turn or prefix)."""
+    if has_chat_template(processor):
+        return processor_inputs(processor, prompt_text(processor, len(images), question), images)
+    return prefix_inputs(processor, question, images)
 
 
 def processor_inputs(processor, text: str, images: list):

@@ -1,6 +1,6 @@
 """Answering a question about images with a VL base, optionally through a trained adapter.
 
-The prompt is built exactly as training builds an example's user turn (``collate.prompt_text``),
+The prompt is built exactly as training builds an example's prompt (``collate.prompt_inputs``),
 so what an adapter learned is what it is asked; generation is ``dlmbuild.multimodal.answer``'s.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dlmbuild.multimodal.answer import answer
 from dlmbuild.multimodal.model import cpu_threads, load_processor
-from dlmbuild.vision.collate import processor_inputs, prompt_text
+from dlmbuild.vision.collate import prompt_inputs
 from dlmbuild.vision.images import DEFAULT_MAX_PIXELS, load_image
 
 
@@ -21,6 +21,6 @@ def generate(model_dir: Path, images: list[Path], question: str, *, adapter_dir:
     pictures = [load_image(p, max_pixels=max_pixels) for p in images]
     with cpu_threads(threads):
         processor = load_processor(model_dir)
-        inputs = processor_inputs(processor, prompt_text(processor, len(pictures), question), pictures)
+        inputs = prompt_inputs(processor, question, pictures)
         return answer(model_dir, processor, inputs, adapter_dir=adapter_dir, max_new_tokens=max_new_tokens,
                       temperature=temperature, seed=seed)

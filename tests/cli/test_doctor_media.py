@@ -24,3 +24,14 @@ def test_smolvlm_images_are_tiles_plus_a_global_view(tmp_path):
 def test_another_processor_family_is_unknown(tmp_path):
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"min_pixels": 3136}))
     assert image_tokens(tmp_path) is None
+
+
+def test_paligemma_images_are_one_fixed_block(tmp_path):
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"image_seq_length": 256, "size": {"height": 224, "width": 224}}))
+    assert image_tokens(tmp_path) == 256  # paligemma-3b-mix-224: (224 / 14)^2
+
+
+def test_settings_nested_in_processor_config_count_too(tmp_path):
+    (tmp_path / "processor_config.json").write_text(json.dumps({"image_processor": {"image_seq_length": 16},
+                                                                "processor_class": "PaliGemmaProcessor"}))
+    assert image_tokens(tmp_path) == 16  # how transformers 5 saves a processor

@@ -49,6 +49,13 @@ def tiny_vlm(embedded_base, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_paligemma(embedded_base, tmp_path_factory) -> Path:
+    from tests.vision.tiny_paligemma import build_tiny_paligemma
+
+    return build_tiny_paligemma(tmp_path_factory.mktemp("tiny-paligemma") / "paligemma-tiny", Path(embedded_base[0].path))
+
+
+@pytest.fixture(scope="session")
 def pictures(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pictures")
     return {name: draw_picture(folder / f"{name}.png", spec["background"], spec["shape"], spec["fill"])
