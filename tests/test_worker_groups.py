@@ -25,3 +25,19 @@ def test_a_family_fixture_used_outside_the_family_is_refused_with_the_fix():
     with pytest.raises(pytest.UsageError, match=r"tests/gate/test_fit.py::t uses lanes: add 'tests/gate/test_fit.py' "
                                                 r"to FAMILIES\['lanes'\]"):
         check(item("tests/gate/test_fit.py::t", "lanes"))
+
+
+def test_the_longest_groups_start_first_then_those_with_most_slow_tests():
+    from tests.worker_groups import order
+
+    def make(nodeid: str, slow: bool = False):
+        marker = object() if slow else None
+        return SimpleNamespace(nodeid=nodeid, fixturenames=[], get_closest_marker=lambda name: marker if name == "slow" else None)
+
+    items = [make("tests/a/test_quick.py::t"), make("tests/b/test_two_slow.py::t1", True),
+             make("tests/b/test_two_slow.py::t2", True), make("tests/train/test_end_to_end.py::tutor", True),
+             make("tests/eval/test_end_to_end.py::held_out", True), make("tests/c/test_one_slow.py::t", True)]
+    order(items)
+    assert [i.nodeid for i in items] == ["tests/eval/test_end_to_end.py::held_out", "tests/train/test_end_to_end.py::tutor",
+                                         "tests/b/test_two_slow.py::t1", "tests/b/test_two_slow.py::t2",
+                                         "tests/c/test_one_slow.py::t", "tests/a/test_quick.py::t"]

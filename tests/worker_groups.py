@@ -17,8 +17,11 @@ family's fixture from a module outside the family fails collection with the line
 (xdist's own ``loadgroup`` marks do not work with pytest 9, which moved the node id that
 xdist rewrites.)
 
-Groups that hold slow tests (the real base) are scheduled first, most slow tests first, so the
-long trainings start at once and the many quick modules fill the other worker around them.
+The longest groups are scheduled first (``LONGEST``, measured: the eval and tutor end-to-end
+tests train the real base for 10-13 minutes on one thread, the ferry and lanes stores take
+10-15 minutes with the tests on them), then the other groups with slow tests, most slow tests
+first, so the long trainings start at once and the many quick modules fill the other worker
+around them instead of one 10-minute test starting last.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ FAMILIES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "audiolm": (("tests/audiolm/",), frozenset({"tiny_audio_lm", "trained_audio_adapter", "clips"})),
     "speech": (("tests/speech/",), frozenset({"whisper_dir", "transcriber"})),
 }
+
+
+# `--durations` on two workers, 2026-12-03: eval e2e 800 s, ferry 458 + 402 + 52 s, tutor e2e
+# 602 s, lanes 202 s to build plus about 400 s of tests on it.
+LONGEST = ("tests/eval/test_end_to_end.py", "ferry", "tests/train/test_end_to_end.py", "lanes")
 
 
 def group_of(nodeid: str) -> str:
@@ -59,18 +67,19 @@ def check(item: pytest.Item) -> None:
 
 
 def order(items: list[pytest.Item]) -> None:
-    """Check every item, then put the groups with slow tests first (most slow tests first; ties
-    and the rest keep collection order). Deterministic, as every worker must collect the same
-    list."""
+    """Check every item, then put the ``LONGEST`` groups first, then the other groups with slow
+    tests (most slow tests first; ties and the rest keep collection order). Deterministic, as
+    every worker must collect the same list."""
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         check(item)
         groups.setdefault(group_of(item.nodeid), []).append(item)
 
-    def slow_count(group: str) -> int:
-        return sum(1 for item in groups[group] if item.get_closest_marker("slow"))
+    def rank(group: str) -> tuple[int, int]:
+        slow = sum(1 for item in groups[group] if item.get_closest_marker("slow"))
+        return (LONGEST.index(group) if group in LONGEST else len(LONGEST), -slow)
 
-    items[:] = [item for group in sorted(groups, key=lambda g: -slow_count(g)) for item in groups[group]]
+    items[:] = [item for group in sorted(groups, key=rank) for item in groups[group]]
 
 
 def scheduler(config: pytest.Config, log):
