@@ -114,7 +114,8 @@ def readme(name: str, base_ref: str, hf_id: str | None, modality: str, adapters:
            pair_built: bool = False, chat_template: bool = True) -> str:
     load_from = hf_id or "PATH/TO/BASE"
     base_line = f"`{hf_id}` (dlm base `{base_ref}`)" if hf_id else f"`{base_ref}`"
-    code = (CODE[modality] if chat_template or modality != "vision" else PREFIX_VISION_CODE).format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
+    template = PREFIX_VISION_CODE if modality == "vision" and not chat_template else CODE[modality]
+    code = template.format(load_from=load_from, adapter=adapters[0], rate=rate or 16000)
     what = WHAT[modality]
     return f"""# {name}: dlm {modality} adapters
 
