@@ -63,11 +63,12 @@ def example_prompt(example: dict) -> str:
 def encode_example(processor, example: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Encoded:
     """Tokenize one example with its images; labels cover the answer through its end-of-turn."""
     images = [load_image(p, max_pixels=max_pixels) for p in example.get("images") or []]
+    prompt, answer = example_prompt(example), example["answer"]
     if has_chat_template(processor):
-        message = user_message(len(images), example_prompt(example))
-        ids, labels, tensors = encode_chat(processor, message, example["answer"], lambda text: processor_inputs(processor, text, images))
+        ids, labels, tensors = encode_chat(processor, user_message(len(images), prompt), answer,
+                                           lambda text: processor_inputs(processor, text, images))
     else:
-        ids, labels, tensors = encode_prefix_lm(processor, example_prompt(example), example["answer"], images)
+        ids, labels, tensors = encode_prefix_lm(processor, prompt, answer, images)
     pixels, mask = tensors.pop("pixel_values", None), tensors.pop("pixel_attention_mask", None)
     return Encoded(ids, labels, pixels, mask, tensors)
 
